@@ -1,0 +1,1 @@
+"""Reusable types and pure logic (no Dagster instances live here)."""

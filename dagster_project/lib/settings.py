@@ -1,0 +1,73 @@
+"""One typed place for configuration read from the environment.
+
+Every path the product writes is derived from three environment variables of the contract
+(`LANDING_DIR`, `DUCKDB_PATH`, `REPORTING_CURRENCY`). Internal files live *beside*
+`$DUCKDB_PATH` and carry its stem as prefix, so a run with another `DUCKDB_PATH` in the same
+folder touches nothing that belongs to the default warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    duckdb_path: Path
+    reporting_currency: str
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.duckdb_path.parent
+
+    def _internal(self, suffix: str) -> Path:
+        return self.warehouse_dir / f"{self.duckdb_path.stem}.{suffix}"
+
+    @property
+    def build_db_path(self) -> Path:
+        """Internal DuckDB file that dbt and the Python steps write; never opened by BI."""
+        return self._internal("build.duckdb")
+
+    @property
+    def build_lock_path(self) -> Path:
+        """Advisory lock file: only one process writes the build database at a time."""
+        return self._internal("build.lock")
+
+    @property
+    def published_dir(self) -> Path:
+        """Versioned Parquet publications that the views in `$DUCKDB_PATH` read."""
+        return self._internal("published")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self._internal("reports")
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt: absolute paths, so dbt's working directory does not matter."""
+        return {
+            "LANDING_DIR": str(self.landing_dir),
+            "DUCKDB_PATH": str(self.duckdb_path),
+            "SEGMENTWERK_BUILD_DB": str(self.build_db_path),
+            "REPORTING_CURRENCY": self.reporting_currency,
+        }
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+
+    def path(name: str, default: str) -> Path:
+        # A path the user gives is relative to where they stand; the defaults to the project.
+        given = env.get(name)
+        return Path(given).resolve() if given else (PROJECT_ROOT / default).resolve()
+
+    return Settings(
+        landing_dir=path("LANDING_DIR", "warehouse/landing"),
+        duckdb_path=path("DUCKDB_PATH", "warehouse/warehouse.duckdb"),
+        reporting_currency=(env.get("REPORTING_CURRENCY") or "EUR").strip().upper(),
+    )
