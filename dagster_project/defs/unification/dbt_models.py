@@ -1,0 +1,30 @@
+"""The dbt project as Dagster assets: landing → staging → intermediate → marts (+ audit)."""
+
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from dagster_project.lib.dbt_manifest import ensure_manifest
+from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
+from dagster_project.lib.settings import DBT_PROJECT_DIR
+from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+ensure_manifest(dbt_project)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=SegmentwerkDbtTranslator(),
+    pool=BUILD_DB_POOL,
+)
+def unification_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    with warehouse.writer(context.log) as settings:
+        # dbt inherits this process's environment; the paths are absolute so dbt's working
+        # directory does not matter.
+        os.environ.update(settings.dbt_env())
+        yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,110 @@
+"""Run `monthly_resegmentation` in-process for one month or a range, and explain failures.
+
+A range shares its month-independent work: the first month runs the whole job (dbt unification
+and publication included); each later month runs only the monthly-partitioned assets and the
+publication.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+
+from dagster_project.lib.months import partition_key
+from dagster_project.lib.settings import Settings
+
+JOB_NAME = "monthly_resegmentation"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    success: bool
+    reason: str = ""
+    run_ids: tuple[str, ...] = ()
+
+
+def _instance() -> dg.DagsterInstance:
+    # With DAGSTER_HOME set (as `make` does) runs are recorded and show up in the UI.
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    """One line naming what stopped the run: failed blocking checks first, then the step."""
+    failed_checks = [
+        f"{e.asset_check_evaluation_data.check_name} on "
+        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}"
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and not e.asset_check_evaluation_data.passed
+        and e.asset_check_evaluation_data.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    if failed_checks:
+        shown = ", ".join(failed_checks[:5])
+        more = f" and {len(failed_checks) - 5} more" if len(failed_checks) > 5 else ""
+        return f"quality gate stopped the run: {shown}{more}"
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data:
+            error = event.step_failure_data.error
+            message = (error.message if error else "unknown error").strip().splitlines()
+            return f"step {event.step_key} failed: {message[0] if message else ''}"
+    return "the run did not succeed"
+
+
+def run_months(months: list[date], *, quiet: bool = False) -> RunOutcome:
+    from dagster_project.definitions import defs
+
+    definitions = defs()
+    job = definitions.resolve_job_def(JOB_NAME)
+    partitioned = [
+        spec.key for spec in definitions.resolve_all_asset_specs() if spec.partitions_def
+    ]
+    publication = [dg.AssetKey("published_warehouse")]
+    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
+    run_ids: list[str] = []
+    with _instance() as instance:
+        for index, month in enumerate(months):
+            if index > 0 and not partitioned:
+                break  # nothing month-specific left to compute
+            selection = None if index == 0 else partitioned + publication
+            result = job.execute_in_process(
+                partition_key=partition_key(month),
+                instance=instance,
+                asset_selection=selection,
+                raise_on_error=False,
+                run_config=run_config,
+            )
+            run_ids.append(result.run_id)
+            if not result.success:
+                return RunOutcome(False, f"{month:%Y-%m}: {failure_reason(result)}", tuple(run_ids))
+    return RunOutcome(True, run_ids=tuple(run_ids))
+
+
+def summarize_warehouse(settings: Settings, months: list[date]) -> str:
+    import duckdb
+
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in ('marts', 'audit') order by 1"
+        ).fetchall()
+        counts = {
+            name: con.execute(f"select count(*) from {name}").fetchall()[0][0] for (name,) in tables
+        }
+    finally:
+        con.close()
+    span = f"{months[0]:%Y-%m}" + (f" .. {months[-1]:%Y-%m}" if len(months) > 1 else "")
+    width = max((len(n) for n in counts), default=10)
+    lines = [f"segmentwerk: snapshot {span} published", ""]
+    lines += [f"  {name:<{width}}  {rows:>12,}" for name, rows in counts.items()]
+    lines += [
+        "",
+        f"  warehouse (open read-only): {settings.duckdb_path}",
+        f"  reports:                    {settings.reports_dir}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The Dagster resource every writing step uses: settings, the writer lock, connections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from dagster_project.lib.build_lock import build_writer_lock
+from dagster_project.lib.settings import Settings, load_settings
+
+# Every asset that writes the build database runs in this pool (limit 1 in the instance
+# configuration that `make dev` uses); the file lock below covers writers outside Dagster.
+BUILD_DB_POOL = "segmentwerk_build_db"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the warehouse lives. Empty fields fall back to the contract's environment variables."""
+
+    landing_dir: str | None = None
+    duckdb_path: str | None = None
+    reporting_currency: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        base = load_settings()
+        return Settings(
+            landing_dir=Path(self.landing_dir).resolve() if self.landing_dir else base.landing_dir,
+            duckdb_path=Path(self.duckdb_path).resolve() if self.duckdb_path else base.duckdb_path,
+            reporting_currency=(self.reporting_currency or base.reporting_currency).upper(),
+        )
+
+    @contextmanager
+    def writer(self, log: dg.DagsterLogManager | None = None) -> Iterator[Settings]:
+        """Hold the single-writer lock of the build database for the duration of a step."""
+        settings = self.settings
+        settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+        with build_writer_lock(
+            settings.build_lock_path, on_wait=log.info if log is not None else None
+        ):
+            yield settings
+
+    @contextmanager
+    def build_connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.settings.build_db_path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
