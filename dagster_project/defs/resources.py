@@ -2,6 +2,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.defs.unification.dbt_models import dbt_project
+from dagster_project.lib.console_log import concise_console_logger
 from dagster_project.lib.warehouse import WarehouseResource
 
 
@@ -15,4 +16,5 @@ def resources() -> dg.Definitions:
         # One DuckDB writer at a time: steps of a run execute one after another in the run's
         # process, which also saves the start-up cost of a process per step.
         executor=dg.in_process_executor,
+        loggers={"console": concise_console_logger},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,22 @@ LANDING_TABLES: dict[str, LandingTable] = {
         ),
     )
 }
+
+# An orders-only deployment must run; every other table is optional.
+REQUIRED_TABLES = ("shop_orders",)
+
+LANDING_SUFFIXES = (".csv", ".parquet")
+
+
+def landing_files(landing_dir: Path, table: str) -> list[Path]:
+    folder = landing_dir / table
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in LANDING_SUFFIXES
+    )
+
+
+def missing_required_tables(landing_dir: Path) -> list[str]:
+    """Required tables without a single file: nothing downstream can be built without them."""
+    return [name for name in REQUIRED_TABLES if not landing_files(landing_dir, name)]

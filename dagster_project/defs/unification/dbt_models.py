@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.lib.dbt_manifest import ensure_manifest
 from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
+from dagster_project.lib.landing_contract import missing_required_tables
 from dagster_project.lib.settings import DBT_PROJECT_DIR
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
 
@@ -23,7 +24,15 @@ ensure_manifest(dbt_project)
 def unification_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    with warehouse.writer(context.log) as settings:
+    settings = warehouse.settings
+    missing = missing_required_tables(settings.landing_dir)
+    if missing:
+        raise dg.Failure(
+            description=f"required landing table {', '.join(missing)} has no .csv or .parquet "
+            f"files in {settings.landing_dir}",
+            allow_retries=False,
+        )
+    with warehouse.writer(context.log):
         # dbt inherits this process's environment; the paths are absolute so dbt's working
         # directory does not matter.
         os.environ.update(settings.dbt_env())

@@ -1,0 +1,93 @@
+"""Shared fixtures: one demo data set and one real pipeline run per test session.
+
+Everything is real: the generator writes landing files, dbt builds a DuckDB file, Dagster runs
+the `monthly_resegmentation` job in-process, the publication writes the BI file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.lib.settings import Settings, load_settings
+
+# Tests use an ephemeral Dagster instance, never the developer's `.dagster_home`.
+os.environ.pop("DAGSTER_HOME", None)
+
+DEMO_END_MONTH = "2025-12"
+DEMO_MONTHS = 14
+DEMO_CUSTOMERS = 2000
+
+
+@dataclass(frozen=True)
+class DemoSet:
+    landing_dir: Path
+    truth_dir: Path
+
+
+@contextmanager
+def warehouse_env(landing_dir: Path, duckdb_path: Path) -> Iterator[Settings]:
+    saved = {k: os.environ.get(k) for k in ("LANDING_DIR", "DUCKDB_PATH")}
+    os.environ["LANDING_DIR"] = str(landing_dir)
+    os.environ["DUCKDB_PATH"] = str(duckdb_path)
+    try:
+        yield load_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_pipeline(landing_dir: Path, duckdb_path: Path, months: list[date]):
+    from dagster_project.lib.job_runner import run_months
+
+    with warehouse_env(landing_dir, duckdb_path):
+        return run_months(months, quiet=True)
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def demo_set(tmp_path_factory: pytest.TempPathFactory) -> DemoSet:
+    from dagster_project.lib.demo_data import generate_demo_data
+
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo_data(
+        root / "landing",
+        root / "truth",
+        customers=DEMO_CUSTOMERS,
+        months=DEMO_MONTHS,
+        end_month=DEMO_END_MONTH,
+        seed=7,
+    )
+    return DemoSet(root / "landing", root / "truth")
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    settings: Settings
+    demo: DemoSet
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(demo_set: DemoSet, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    duckdb_path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
+    outcome = run_pipeline(demo_set.landing_dir, duckdb_path, [date(2025, 12, 1)])
+    assert outcome.success, outcome.reason
+    with warehouse_env(demo_set.landing_dir, duckdb_path) as settings:
+        return BuiltWarehouse(settings, demo_set)

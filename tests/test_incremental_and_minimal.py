@@ -1,0 +1,107 @@
+"""Stable customer ids as landing files accumulate; an orders-only landing zone; CLI behaviour."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from tests.conftest import DemoSet, query, run_pipeline
+
+
+def _copy_months(source: Path, target: Path, keep) -> int:
+    copied = 0
+    for file in sorted(source.glob("*/*")):
+        month = file.stem.rsplit("_", 1)[-1]
+        if keep(month):
+            (target / file.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, target / file.parent.name / file.name)
+            copied += 1
+    return copied
+
+
+def _segmentwerk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_appending_a_month_never_renames_an_existing_customer(demo_set: DemoSet, tmp_path: Path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    last = "2025-12"
+    assert _copy_months(demo_set.landing_dir, landing, lambda m: m < last) > 0
+    first = run_pipeline(landing, warehouse, [date(2025, 11, 1)])
+    assert first.success, first.reason
+    before = dict(
+        (((s, k), c) for s, k, c in query(warehouse, "select * from marts.customer_identity_map"))
+    )
+
+    assert _copy_months(demo_set.landing_dir, landing, lambda m: m == last) > 0
+    # The second load goes through the console script, the way a cron job would call it.
+    done = _segmentwerk(
+        "run",
+        "--month",
+        last,
+        "--quiet",
+        env={"LANDING_DIR": str(landing), "DUCKDB_PATH": str(warehouse)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = dict(
+        (((s, k), c) for s, k, c in query(warehouse, "select * from marts.customer_identity_map"))
+    )
+    merges = dict(
+        query(
+            warehouse,
+            "select merged_customer_id, surviving_customer_id from marts.customer_id_merges",
+        )
+    )
+    assert len(after) > len(before)
+    renamed = {
+        key: (old, after.get(key))
+        for key, old in before.items()
+        if after.get(key) != old and merges.get(old) != after.get(key)
+    }
+    assert renamed == {}
+    # New orders of known people join their existing customer instead of minting new ids.
+    new_keys = set(after) - set(before)
+    reused = {after[k] for k in new_keys} & set(before.values())
+    assert reused, "new landing rows should attach to existing customers"
+
+
+def test_an_orders_only_landing_zone_builds(demo_set: DemoSet, tmp_path: Path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    shutil.copytree(demo_set.landing_dir / "shop_orders", landing / "shop_orders")
+    outcome = run_pipeline(landing, warehouse, [date(2025, 12, 1)])
+    assert outcome.success, outcome.reason
+    customers, systems = query(
+        warehouse,
+        "select count(*), string_agg(distinct source_systems, ';') from marts.dim_customers",
+    )[0]
+    assert customers > 500
+    assert systems == "shop"
+    assert query(warehouse, "select count(distinct source_system) from marts.fct_orders")[0][0] == 1
+
+
+def test_an_empty_landing_zone_stops_with_a_one_line_reason(tmp_path: Path):
+    (tmp_path / "landing").mkdir()
+    done = _segmentwerk(
+        "run",
+        "--month",
+        "2025-12",
+        env={
+            "LANDING_DIR": str(tmp_path / "landing"),
+            "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        },
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    reason = [line for line in done.stderr.splitlines() if line.startswith("segmentwerk")]
+    assert len(reason) == 1 and "shop_orders" in reason[0]
+    assert not (tmp_path / "warehouse.duckdb").exists()
