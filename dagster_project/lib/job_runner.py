@@ -50,6 +50,9 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data:
             error = event.step_failure_data.error
+            # Dagster wraps the step's own exception; its innermost cause says what went wrong.
+            while error is not None and error.cause is not None:
+                error = error.cause
             message = (error.message if error else "unknown error").strip().splitlines()
             return f"step {event.step_key} failed: {message[0] if message else ''}"
     return "the run did not succeed"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 
 from dagster_project.lib.build_lock import build_writer_lock
 from dagster_project.lib.settings import Settings, load_settings
@@ -50,3 +52,30 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+def replace_snapshot(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, snapshot_month: date
+) -> int:
+    """Make `frame` the rows of `snapshot_month` in `table`, in one transaction.
+
+    Re-running a month replaces exactly that month's rows and leaves every other month as it
+    was, which makes monthly runs idempotent.
+    """
+    if "snapshot_month" not in frame.columns or frame["snapshot_month"].n_unique() > 1:
+        raise ValueError(f"{table}: a snapshot frame holds exactly one snapshot_month")
+    schema = table.split(".")[0]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {schema}")
+        con.register("_snapshot_frame", frame)
+        con.execute(f"create table if not exists {table} as select * from _snapshot_frame limit 0")
+        con.execute(f"delete from {table} where snapshot_month = ?", [snapshot_month])
+        con.execute(f"insert into {table} by name select * from _snapshot_frame")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_snapshot_frame")
+    return frame.height

@@ -2,6 +2,11 @@
 
 import dagster as dg
 
+from dagster_project.defs.scoring.assets import (
+    CLV_MODEL_PARAMS,
+    CUSTOMER_SCORES,
+    CUSTOMER_SEGMENTS,
+)
 from dagster_project.defs.unification.dbt_models import unification_dbt_models
 from dagster_project.lib.publication import publish_warehouse
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
@@ -10,7 +15,12 @@ PUBLISHED_GROUPS = {"marts", "audit"}
 
 
 @dg.asset(
-    deps=[spec.key for spec in unification_dbt_models.specs if spec.group_name in PUBLISHED_GROUPS],
+    deps=[
+        *(spec.key for spec in unification_dbt_models.specs if spec.group_name in PUBLISHED_GROUPS),
+        CUSTOMER_SCORES,
+        CLV_MODEL_PARAMS,
+        CUSTOMER_SEGMENTS,
+    ],
     group_name="publication",
     kinds={"duckdb", "parquet"},
     pool=BUILD_DB_POOL,

@@ -1,0 +1,1 @@
+"""Value scores and segments: pure functions over DuckDB relations and polars frames."""

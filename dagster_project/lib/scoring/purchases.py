@@ -1,0 +1,125 @@
+"""Per-customer purchase facts as of a snapshot's last day, in DuckDB SQL.
+
+The contract's definitions (as of the snapshot's last day, completed orders only; cancelled and
+returned orders never count as purchases):
+- order_count: completed orders and store purchases; monetary_total: their summed amount;
+- frequency: distinct purchase days minus one (the buy-till-you-die convention);
+- recency_days: days from the last purchase day to the as-of day;
+- tenure_days (the models' T): days from the first purchase day to the as-of day.
+A snapshot holds every customer first seen on or before the as-of day; a known customer without
+a purchase has order_count 0 and null frequency and recency.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import polars as pl
+
+
+def customer_purchase_facts(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    *,
+    orders: str = "marts.fct_orders",
+    customers: str = "marts.dim_customers",
+    web_events: str | None = "marts.fct_web_events",
+) -> pl.DataFrame:
+    """One row per customer first seen by `as_of`; nothing dated after `as_of` is read.
+
+    Besides the contract's facts it returns the behaviour mix the clusters use: the share of
+    purchases per channel (web, app, store) and on mobile devices, and web sessions in the last
+    12 months (0 when there is no web-events table).
+    """
+    day_after = as_of + timedelta(days=1)
+    sessions = (
+        f"""
+        select customer_id, count(*) as web_sessions_12m
+        from {web_events}
+        where customer_id is not null and event_type = 'session'
+          and occurred_at < $day_after and occurred_at >= $as_of - interval 365 day
+        group by customer_id
+        """
+        if web_events
+        else "select cast(null as varchar) as customer_id, 0 as web_sessions_12m where false"
+    )
+    return con.sql(
+        f"""
+        with purchases as (
+            select customer_id, cast(ordered_at as date) as purchase_day, amount, channel, device
+            from {orders}
+            where customer_id is not null
+              and status = 'completed'
+              and ordered_at < $day_after
+        ),
+        daily as (
+            select customer_id, purchase_day, sum(amount) as day_amount, count(*) as day_orders
+            from purchases
+            group by customer_id, purchase_day
+        ),
+        per_customer as (
+            select
+                customer_id,
+                sum(day_orders) as order_count,
+                sum(day_amount) as monetary_total,
+                count(*) - 1 as frequency,
+                min(purchase_day) as first_purchase_day,
+                max(purchase_day) as last_purchase_day,
+                -- mean spend per repeat purchase day (Gamma-Gamma input): the first day is
+                -- the acquisition purchase and is left out
+                case when count(*) > 1
+                    then (sum(day_amount) - arg_min(day_amount, purchase_day)) / (count(*) - 1)
+                end as mean_repeat_spend,
+                sum(day_amount) filter (where purchase_day > $as_of - interval 365 day)
+                    as revenue_12m,
+                sum(day_orders) filter (where purchase_day > $as_of - interval 365 day)
+                    as orders_12m
+            from daily
+            group by customer_id
+        ),
+        mix as (
+            select
+                customer_id,
+                avg(case when channel = 'web' then 1.0 else 0.0 end) as share_web,
+                avg(case when channel = 'app' then 1.0 else 0.0 end) as share_app,
+                avg(case when channel = 'store' then 1.0 else 0.0 end) as share_store,
+                avg(case when device in ('mobile', 'tablet') then 1.0 else 0.0 end)
+                    as share_mobile
+            from purchases
+            group by customer_id
+        ),
+        sessions as ({sessions}),
+        known as (
+            select customer_id, cast(first_seen_at as date) as first_seen_day
+            from {customers}
+            where first_seen_at < $day_after
+        )
+        select
+            k.customer_id,
+            k.first_seen_day,
+            coalesce(p.order_count, 0) as order_count,
+            coalesce(p.monetary_total, 0) as monetary_total,
+            p.frequency,
+            date_diff('day', p.last_purchase_day, $as_of) as recency_days,
+            date_diff('day', p.first_purchase_day, $as_of) as tenure_days,
+            date_diff('day', p.first_purchase_day, p.last_purchase_day) as t_x_days,
+            date_diff('day', k.first_seen_day, $as_of) as known_days,
+            p.first_purchase_day,
+            p.last_purchase_day,
+            p.mean_repeat_spend,
+            coalesce(p.revenue_12m, 0) as revenue_12m,
+            coalesce(p.orders_12m, 0) as orders_12m,
+            mix.share_web,
+            mix.share_app,
+            mix.share_store,
+            mix.share_mobile,
+            coalesce(s.web_sessions_12m, 0) as web_sessions_12m
+        from known as k
+        left join per_customer as p using (customer_id)
+        left join mix using (customer_id)
+        left join sessions as s using (customer_id)
+        order by k.customer_id
+        """,
+        params={"as_of": as_of, "day_after": day_after},
+    ).pl()
