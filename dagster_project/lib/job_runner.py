@@ -7,6 +7,7 @@ publication.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +15,7 @@ from datetime import date
 import dagster as dg
 
 from dagster_project.lib.months import partition_key
-from dagster_project.lib.settings import Settings
+from dagster_project.lib.settings import Settings, load_settings
 
 JOB_NAME = "monthly_resegmentation"
 
@@ -69,7 +70,15 @@ def run_months(months: list[date], *, quiet: bool = False) -> RunOutcome:
     publication = [dg.AssetKey("published_warehouse")]
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
     run_ids: list[str] = []
-    with _instance() as instance:
+    # dagster-dbt echoes every raw dbt line to stdout; people get the concise step log on
+    # stderr instead, and the full dbt output goes to a log file beside the warehouse.
+    log_path = load_settings().run_log_path
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        _instance() as instance,
+        log_path.open("a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+    ):
         for index, month in enumerate(months):
             if index > 0 and not partitioned:
                 break  # nothing month-specific left to compute
@@ -83,7 +92,8 @@ def run_months(months: list[date], *, quiet: bool = False) -> RunOutcome:
             )
             run_ids.append(result.run_id)
             if not result.success:
-                return RunOutcome(False, f"{month:%Y-%m}: {failure_reason(result)}", tuple(run_ids))
+                reason = f"{month:%Y-%m}: {failure_reason(result)} (details: {log_path})"
+                return RunOutcome(False, reason, tuple(run_ids))
     return RunOutcome(True, run_ids=tuple(run_ids))
 
 

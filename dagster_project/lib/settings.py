@@ -48,6 +48,11 @@ class Settings:
     def reports_dir(self) -> Path:
         return self._internal("reports")
 
+    @property
+    def run_log_path(self) -> Path:
+        """The full output of CLI runs (dbt's own log lines included), appended per run."""
+        return self._internal("logs") / "segmentwerk-run.log"
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt: absolute paths, so dbt's working directory does not matter."""
         return {

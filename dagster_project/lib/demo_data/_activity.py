@@ -312,7 +312,10 @@ class ChunkBuilder:
         created = _first_per_owner(owner[logged], t[logged].astype(np.float64), p.n)
         self.account_created_s = created
         with_customer_no = logged & self.account_linked[owner] & (t >= self.signup_s[owner])
-        with_email = ~logged | (rng.random(m) < self.email_on_login[owner])
+        # Registering an account takes an e-mail, so an account's first order always carries it;
+        # later logged-in orders carry it only as often as this person's shop habit has it.
+        first_login = logged & (t == created[owner])
+        with_email = ~logged | first_login | (rng.random(m) < self.email_on_login[owner])
 
         numbers = 10_000_000 + self.counters.orders + np.arange(m)
         self.counters.orders += m

@@ -1,0 +1,57 @@
+{#- Helpers shared by the `base_*` staging models, which parse one landing table and give every
+    row either a null `quarantine_reason` (accepted) or the first reason it cannot be used. -#}
+
+{#- The raw varchar columns, prefixed `raw_`, kept for the quarantine record. -#}
+{% macro raw_landing_columns(columns) -%}
+    {%- for column in columns %}
+        {{ column }} as raw_{{ column }},
+    {%- endfor %}
+{%- endmacro %}
+
+{#- JSON of the raw row with personal fields masked; only built for quarantined rows. -#}
+{% macro quarantine_record(columns, personal=[]) -%}
+    case when quarantine_reason is not null then
+        {%- set pairs = [] -%}
+        {%- for column in columns -%}
+            {%- if column in personal -%}
+                {%- do pairs.append((column, segmentwerk.mask_personal('raw_' ~ column))) -%}
+            {%- else -%}
+                {%- do pairs.append((column, 'raw_' ~ column)) -%}
+            {%- endif -%}
+        {%- endfor %}
+        {{ segmentwerk.json_record(pairs) }}
+    end
+{%- endmacro %}
+
+{#-
+    The final reason of a row: its own check (`row_reason`), else a duplicate check among the
+    rows that passed: several different contents under one key all go to the quarantine
+    (nobody can tell which is right); identical copies collapse to the first (by file, line),
+    the later copies are quarantined as duplicates so that every file still reconciles.
+-#}
+{% macro duplicate_check(key_columns, fingerprint_columns, key_label=none) -%}
+    {%- set partition -%}
+        partition by case when row_reason is null then 1 else 0 end, {{ key_columns | join(', ') }}
+    {%- endset -%}
+    {%- set fingerprint = segmentwerk.row_fingerprint(fingerprint_columns) -%}
+    case
+        when row_reason is not null then row_reason
+        when min({{ fingerprint }}) over ({{ partition }}) <> max({{ fingerprint }}) over ({{ partition }})
+            then 'conflicting duplicate: {{ key_label or (key_columns | join(", ")) }}'
+        when row_number() over ({{ partition }} order by source_file, source_line) > 1
+            then 'duplicate row'
+    end
+{%- endmacro %}
+
+{#- `value` must be given; when `parsed` is passed it must also parse. -#}
+{% macro required_check(column, parsed=none, kind='value') -%}
+    when {{ segmentwerk.clean_string('raw_' ~ column) }} is null then 'missing required field: {{ column }}'
+    {%- if parsed is not none %}
+    when {{ parsed }} is null then 'unparsable {{ kind }}: {{ column }}'
+    {%- endif %}
+{%- endmacro %}
+
+{#- A timestamp later than tomorrow cannot be a real event yet. -#}
+{% macro future_check(column) -%}
+    when {{ column }} > {{ dbt.dateadd('day', 1, dbt.current_timestamp()) }} then 'timestamp in the future: {{ column }}'
+{%- endmacro %}

@@ -1,0 +1,75 @@
+{#- Order lines: the contract has no line id (the same product may appear on several lines),
+    but an optional extra column `line_no` is used when a drop carries it: then
+    (order_id, line_no) is the key and duplicates are checked. A line must belong to an
+    accepted shop order. -#}
+{%- set columns = ['order_id', 'line_no', 'product_id', 'category', 'quantity', 'unit_price'] -%}
+
+with
+
+landing as (
+    {{ read_landing(source('landing', 'order_lines'), columns) }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+parsed as (
+    select
+        source_file,
+        source_line,
+        {{ raw_landing_columns(columns) }}
+        {{ clean_string('order_id') }} as order_id,
+        try_cast({{ clean_string('line_no') }} as integer) as line_no,
+        {{ clean_string('product_id') }} as product_id,
+        {{ clean_lower('category') }} as category,
+        try_cast({{ clean_string('quantity') }} as integer) as quantity,
+        {{ parse_amount('unit_price') }} as unit_price
+    from landing
+),
+
+checked as (
+    select
+        parsed.*,
+        case
+            {{ required_check('order_id') }}
+            when {{ is_unparsable('raw_quantity', 'quantity') }} then 'unparsable number: quantity'
+            when {{ is_unparsable('raw_unit_price', 'unit_price') }} then 'unparsable amount: unit_price'
+            when quantity < 0 then 'invalid value: quantity'
+            when unit_price < 0 then 'negative amount'
+            when {{ is_unparsable('raw_line_no', 'line_no') }} then 'unparsable number: line_no'
+            when orders.order_id is null then 'order_id not among accepted shop orders'
+        end as row_reason
+    from parsed
+    left join orders
+        on orders.order_id = parsed.order_id
+),
+
+deduplicated as (
+    select
+        *,
+        {{ duplicate_check(
+            ['order_id', "coalesce(" ~ dbt.cast('line_no', dbt.type_string()) ~ ", " ~ dbt.concat(["source_file", "':'", dbt.cast('source_line', dbt.type_string())]) ~ ")"],
+            ['product_id', 'category', 'quantity', 'unit_price'],
+            key_label='order_id, line_no'
+        ) }} as quarantine_reason
+    from checked
+),
+
+final as (
+    select
+        'order_lines' as source_table,
+        source_file,
+        source_line,
+        order_id,
+        line_no,
+        product_id,
+        category,
+        quantity,
+        unit_price,
+        quarantine_reason,
+        {{ quarantine_record(columns) }} as quarantine_record
+    from deduplicated
+)
+
+select * from final

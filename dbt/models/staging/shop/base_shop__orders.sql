@@ -1,0 +1,112 @@
+{%- set columns = [
+    'order_id', 'ordered_at', 'customer_no', 'shop_account_id', 'email',
+    'channel', 'device', 'amount', 'currency', 'status'
+] -%}
+
+with
+
+landing as (
+    {{ read_landing(source('landing', 'shop_orders'), columns) }}
+),
+
+fx_rates as (
+    select * from {{ ref('stg_finance__fx_rates') }}
+),
+
+parsed as (
+    select
+        source_file,
+        source_line,
+        {{ raw_landing_columns(columns) }}
+        {{ clean_string('order_id') }} as order_id,
+        {{ parse_timestamp('ordered_at') }} as ordered_at,
+        {{ clean_string('customer_no') }} as customer_no,
+        {{ clean_string('shop_account_id') }} as shop_account_id,
+        {{ normalize_email('email') }} as email_normalized,
+        {{ clean_lower('channel') }} as channel,
+        {{ clean_lower('device') }} as device,
+        {{ parse_amount('amount') }} as amount_original,
+        {{ clean_upper('currency') }} as currency,
+        coalesce({{ clean_lower('status') }}, 'completed') as status
+    from landing
+),
+
+wanted_rates as (
+    select distinct
+        currency,
+        cast(ordered_at as date) as rate_day
+    from parsed
+    where currency is not null
+        and ordered_at is not null
+        and currency <> '{{ reporting_currency() }}'
+),
+
+fx_lookup as (
+    {{ fx_rate_asof('wanted_rates', 'fx_rates') }}
+),
+
+converted as (
+    select
+        parsed.*,
+        case
+            when parsed.currency = '{{ reporting_currency() }}' then cast(1 as decimal(18, 8))
+            else fx_lookup.rate_to_reporting
+        end as fx_rate
+    from parsed
+    left join fx_lookup
+        on fx_lookup.currency = parsed.currency
+        and fx_lookup.rate_day = cast(parsed.ordered_at as date)
+),
+
+checked as (
+    select
+        *,
+        cast(round(amount_original * fx_rate, 2) as decimal(18, 2)) as amount,
+        case
+            {{ required_check('order_id') }}
+            {{ required_check('ordered_at', 'ordered_at', 'timestamp') }}
+            {{ future_check('ordered_at') }}
+            {{ required_check('amount', 'amount_original', 'amount') }}
+            {{ required_check('currency') }}
+            when length(currency) <> 3 then 'invalid value: currency'
+            when status not in ('completed', 'cancelled', 'returned') then 'invalid value: status'
+            when amount_original < 0 then 'negative amount'
+            when fx_rate is null then 'no fx rate for currency'
+            when amount_original * fx_rate > {{ var('max_order_amount') }} then 'implausible amount'
+        end as row_reason
+    from converted
+),
+
+deduplicated as (
+    select
+        *,
+        {{ duplicate_check(['order_id'], [
+            'ordered_at', 'customer_no', 'shop_account_id', 'email_normalized', 'channel',
+            'device', 'amount_original', 'currency', 'status'
+        ]) }} as quarantine_reason
+    from checked
+),
+
+final as (
+    select
+        'shop_orders' as source_table,
+        source_file,
+        source_line,
+        order_id,
+        ordered_at,
+        customer_no,
+        shop_account_id,
+        email_normalized,
+        channel,
+        device,
+        amount_original,
+        currency,
+        fx_rate,
+        amount,
+        status,
+        quarantine_reason,
+        {{ quarantine_record(columns, personal=['email']) }} as quarantine_record
+    from deduplicated
+)
+
+select * from final

@@ -1,0 +1,105 @@
+{%- set columns = [
+    'transaction_id', 'transacted_at', 'store_id', 'loyalty_card_no', 'amount', 'currency', 'is_return'
+] -%}
+
+with
+
+landing as (
+    {{ read_landing(source('landing', 'store_transactions'), columns) }}
+),
+
+fx_rates as (
+    select * from {{ ref('stg_finance__fx_rates') }}
+),
+
+parsed as (
+    select
+        source_file,
+        source_line,
+        {{ raw_landing_columns(columns) }}
+        {{ clean_string('transaction_id') }} as transaction_id,
+        {{ parse_timestamp('transacted_at') }} as transacted_at,
+        {{ clean_string('store_id') }} as store_id,
+        {{ clean_string('loyalty_card_no') }} as loyalty_card_no,
+        {{ parse_amount('amount') }} as amount_original,
+        {{ clean_upper('currency') }} as currency,
+        coalesce({{ parse_boolean('is_return') }}, false) as is_return
+    from landing
+),
+
+wanted_rates as (
+    select distinct
+        currency,
+        cast(transacted_at as date) as rate_day
+    from parsed
+    where currency is not null
+        and transacted_at is not null
+        and currency <> '{{ reporting_currency() }}'
+),
+
+fx_lookup as (
+    {{ fx_rate_asof('wanted_rates', 'fx_rates') }}
+),
+
+converted as (
+    select
+        parsed.*,
+        case
+            when parsed.currency = '{{ reporting_currency() }}' then cast(1 as decimal(18, 8))
+            else fx_lookup.rate_to_reporting
+        end as fx_rate
+    from parsed
+    left join fx_lookup
+        on fx_lookup.currency = parsed.currency
+        and fx_lookup.rate_day = cast(parsed.transacted_at as date)
+),
+
+checked as (
+    select
+        *,
+        cast(round(amount_original * fx_rate, 2) as decimal(18, 2)) as amount,
+        case
+            {{ required_check('transaction_id') }}
+            {{ required_check('transacted_at', 'transacted_at', 'timestamp') }}
+            {{ future_check('transacted_at') }}
+            {{ required_check('amount', 'amount_original', 'amount') }}
+            {{ required_check('currency') }}
+            when length(currency) <> 3 then 'invalid value: currency'
+            when {{ is_unparsable('raw_is_return', parse_boolean('raw_is_return')) }}
+                then 'unparsable boolean: is_return'
+            when amount_original < 0 then 'negative amount'
+            when fx_rate is null then 'no fx rate for currency'
+            when amount_original * fx_rate > {{ var('max_order_amount') }} then 'implausible amount'
+        end as row_reason
+    from converted
+),
+
+deduplicated as (
+    select
+        *,
+        {{ duplicate_check(['transaction_id'], [
+            'transacted_at', 'store_id', 'loyalty_card_no', 'amount_original', 'currency', 'is_return'
+        ]) }} as quarantine_reason
+    from checked
+),
+
+final as (
+    select
+        'store_transactions' as source_table,
+        source_file,
+        source_line,
+        transaction_id,
+        transacted_at,
+        store_id,
+        loyalty_card_no,
+        amount_original,
+        currency,
+        fx_rate,
+        amount,
+        is_return,
+        quarantine_reason,
+        {{ quarantine_record(columns) }} as quarantine_record
+    from deduplicated
+)
+
+select * from final

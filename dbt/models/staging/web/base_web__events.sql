@@ -1,0 +1,68 @@
+{%- set columns = [
+    'event_id', 'occurred_at', 'shop_account_id', 'email', 'event_type', 'device', 'os'
+] -%}
+
+with
+
+landing as (
+    {{ read_landing(source('landing', 'web_events'), columns) }}
+),
+
+parsed as (
+    select
+        source_file,
+        source_line,
+        {{ raw_landing_columns(columns) }}
+        {{ clean_string('event_id') }} as event_id,
+        {{ parse_timestamp('occurred_at') }} as occurred_at,
+        {{ clean_string('shop_account_id') }} as shop_account_id,
+        {{ normalize_email('email') }} as email_normalized,
+        {{ clean_lower('event_type') }} as event_type,
+        {{ clean_lower('device') }} as device,
+        {{ clean_lower('os') }} as os
+    from landing
+),
+
+checked as (
+    select
+        *,
+        case
+            {{ required_check('event_id') }}
+            {{ required_check('occurred_at', 'occurred_at', 'timestamp') }}
+            {{ future_check('occurred_at') }}
+            {{ required_check('event_type') }}
+            when event_type not in (
+                'session', 'product_view', 'add_to_cart', 'cart_abandoned',
+                'newsletter_open', 'newsletter_click'
+            ) then 'invalid value: event_type'
+        end as row_reason
+    from parsed
+),
+
+deduplicated as (
+    select
+        *,
+        {{ duplicate_check(['event_id'], [
+            'occurred_at', 'shop_account_id', 'email_normalized', 'event_type', 'device', 'os'
+        ]) }} as quarantine_reason
+    from checked
+),
+
+final as (
+    select
+        'web_events' as source_table,
+        source_file,
+        source_line,
+        event_id,
+        occurred_at,
+        shop_account_id,
+        email_normalized,
+        event_type,
+        device,
+        os,
+        quarantine_reason,
+        {{ quarantine_record(columns, personal=['email']) }} as quarantine_record
+    from deduplicated
+)
+
+select * from final
