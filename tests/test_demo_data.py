@@ -14,26 +14,75 @@ ARGS = {"customers": 1500, "months": 14, "end_month": "2025-06", "seed": 7}
 
 # Copied from CONTRACT.md section 2 on purpose: a renamed column must fail here.
 CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "crm_customers": ("customer_no", "first_name", "last_name", "email", "phone", "birth_date",
-                      "gender", "street", "postal_code", "city", "country", "signup_date",
-                      "marketing_opt_in", "contract_end_date", "updated_at"),
-    "shop_orders": ("order_id", "ordered_at", "customer_no", "shop_account_id", "email",
-                    "channel", "device", "amount", "currency", "status"),
+    "crm_customers": (
+        "customer_no",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "birth_date",
+        "gender",
+        "street",
+        "postal_code",
+        "city",
+        "country",
+        "signup_date",
+        "marketing_opt_in",
+        "contract_end_date",
+        "updated_at",
+    ),
+    "shop_orders": (
+        "order_id",
+        "ordered_at",
+        "customer_no",
+        "shop_account_id",
+        "email",
+        "channel",
+        "device",
+        "amount",
+        "currency",
+        "status",
+    ),
     "order_lines": ("order_id", "product_id", "category", "quantity", "unit_price"),
-    "store_transactions": ("transaction_id", "transacted_at", "store_id", "loyalty_card_no",
-                           "amount", "currency", "is_return"),
+    "store_transactions": (
+        "transaction_id",
+        "transacted_at",
+        "store_id",
+        "loyalty_card_no",
+        "amount",
+        "currency",
+        "is_return",
+    ),
     "loyalty_cards": ("loyalty_card_no", "customer_no", "issued_at"),
-    "web_events": ("event_id", "occurred_at", "shop_account_id", "email", "event_type", "device",
-                   "os"),
-    "prospects": ("prospect_id", "email", "postal_code", "country", "birth_year", "source",
-                  "created_at"),
+    "web_events": (
+        "event_id",
+        "occurred_at",
+        "shop_account_id",
+        "email",
+        "event_type",
+        "device",
+        "os",
+    ),
+    "prospects": (
+        "prospect_id",
+        "email",
+        "postal_code",
+        "country",
+        "birth_year",
+        "source",
+        "created_at",
+    ),
     "fx_rates": ("currency", "rate_date", "rate_to_reporting"),
     "erasure_requests": ("customer_no", "email", "requested_at"),
 }
 DATE_COLUMNS = {
-    "crm_customers": "updated_at", "shop_orders": "ordered_at",
-    "store_transactions": "transacted_at", "loyalty_cards": "issued_at",
-    "web_events": "occurred_at", "prospects": "created_at", "fx_rates": "rate_date",
+    "crm_customers": "updated_at",
+    "shop_orders": "ordered_at",
+    "store_transactions": "transacted_at",
+    "loyalty_cards": "issued_at",
+    "web_events": "occurred_at",
+    "prospects": "created_at",
+    "fx_rates": "rate_date",
     "erasure_requests": "requested_at",
 }
 FILE_NAME = re.compile(r"^(?P<table>[a-z_]+)_(?P<month>\d{4}-\d{2})\.(csv|parquet)$")
@@ -69,7 +118,8 @@ def bad_rows(root: Path) -> pl.DataFrame:
 def without_bad_rows(root: Path, table: str) -> pl.DataFrame:
     return read(root, table).join(
         bad_rows(root).filter(pl.col("table") == table).select("file", "row_number"),
-        on=["file", "row_number"], how="anti",
+        on=["file", "row_number"],
+        how="anti",
     )
 
 
@@ -78,22 +128,33 @@ def purchases_eur(root: Path) -> pl.DataFrame:
     fx = read(root, "fx_rates").select(
         "currency", pl.col("rate_date").alias("day"), pl.col("rate_to_reporting").cast(pl.Float64)
     )
-    shop = without_bad_rows(root, "shop_orders").filter(pl.col("status") == "completed").join(
-        truth(root, "shop_order").select(pl.col("source_key").alias("order_id"), "person_id"),
-        on="order_id",
-    ).select(pl.col("ordered_at").alias("at"), "amount", "currency", "person_id")
-    store = without_bad_rows(root, "store_transactions").filter(
-        pl.col("is_return") == "false"
-    ).join(
-        truth(root, "store_transaction").select(
-            pl.col("source_key").alias("transaction_id"), "person_id"),
-        on="transaction_id",
-    ).select(pl.col("transacted_at").alias("at"), "amount", "currency", "person_id")
+    shop = (
+        without_bad_rows(root, "shop_orders")
+        .filter(pl.col("status") == "completed")
+        .join(
+            truth(root, "shop_order").select(pl.col("source_key").alias("order_id"), "person_id"),
+            on="order_id",
+        )
+        .select(pl.col("ordered_at").alias("at"), "amount", "currency", "person_id")
+    )
+    store = (
+        without_bad_rows(root, "store_transactions")
+        .filter(pl.col("is_return") == "false")
+        .join(
+            truth(root, "store_transaction").select(
+                pl.col("source_key").alias("transaction_id"), "person_id"
+            ),
+            on="transaction_id",
+        )
+        .select(pl.col("transacted_at").alias("at"), "amount", "currency", "person_id")
+    )
     both = pl.concat([shop, store]).with_columns(pl.col("at").str.slice(0, 10).alias("day"))
     return both.join(fx, on=["currency", "day"], how="left").select(
-        "person_id", "day",
-        (pl.col("amount").cast(pl.Float64)
-         * pl.col("rate_to_reporting").fill_null(1.0)).alias("eur"),
+        "person_id",
+        "day",
+        (pl.col("amount").cast(pl.Float64) * pl.col("rate_to_reporting").fill_null(1.0)).alias(
+            "eur"
+        ),
     )
 
 
@@ -145,8 +206,10 @@ def test_one_file_per_table_and_month_with_dates_inside_that_month(demo: Path) -
         )
         assert outside.height == 0, (table, outside.head(3))
     for table in ("shop_orders", "store_transactions", "web_events", "fx_rates"):
-        assert {FILE_NAME.match(p.name)["month"]  # type: ignore[index]
-                for p in (demo / "landing" / table).glob("*")} == months, table
+        assert {
+            FILE_NAME.match(p.name)["month"]  # type: ignore[index]
+            for p in (demo / "landing" / table).glob("*")
+        } == months, table
     # Order lines live in the month file of their order.
     orders = read(demo, "shop_orders").select("order_id", pl.col("file").alias("order_file"))
     lines = without_bad_rows(demo, "order_lines").join(orders, on="order_id")
@@ -171,8 +234,10 @@ def test_december_sells_more_than_an_average_month(demo: Path) -> None:
 
 def test_customers_differ_in_frequency_and_value(demo: Path) -> None:
     per_person = (
-        purchases_eur(demo).filter(pl.col("person_id").is_not_null())
-        .group_by("person_id").agg(pl.col("day").n_unique().alias("days"), pl.col("eur").sum())
+        purchases_eur(demo)
+        .filter(pl.col("person_id").is_not_null())
+        .group_by("person_id")
+        .agg(pl.col("day").n_unique().alias("days"), pl.col("eur").sum())
         .sort("eur", descending=True)
     )
     one_time = (per_person["days"] == 1).mean()
@@ -195,7 +260,8 @@ def test_households_share_one_email_between_customer_numbers(demo: Path) -> None
     crm = read(demo, "crm_customers").filter(pl.col("customer_no").is_not_null())
     shared = (
         crm.with_columns(pl.col("email").str.strip_chars().str.to_lowercase())
-        .group_by("email").agg(pl.col("customer_no").unique())
+        .group_by("email")
+        .agg(pl.col("customer_no").unique())
         .filter(pl.col("customer_no").list.len() > 1)
     )
     customers = crm["customer_no"].n_unique()
@@ -220,9 +286,11 @@ def test_orders_carry_the_identifiers_of_guests_accounts_and_crm_customers(demo:
     assert logged_in["customer_no"].is_not_null().mean() > 0.2
     # a linked customer number always belongs to the same person as the account
     t = truth(demo).select("source_key", "person_id")
-    linked = logged_in.filter(pl.col("customer_no").is_not_null()).join(
-        t.rename({"source_key": "customer_no", "person_id": "p1"}), on="customer_no"
-    ).join(t.rename({"source_key": "shop_account_id", "person_id": "p2"}), on="shop_account_id")
+    linked = (
+        logged_in.filter(pl.col("customer_no").is_not_null())
+        .join(t.rename({"source_key": "customer_no", "person_id": "p1"}), on="customer_no")
+        .join(t.rename({"source_key": "shop_account_id", "person_id": "p2"}), on="shop_account_id")
+    )
     assert (linked["p1"] == linked["p2"]).all()
 
 
@@ -233,20 +301,23 @@ def test_some_store_sales_are_anonymous_and_cards_are_used_only_sometimes(demo: 
     st_truth = truth(demo, "store_transaction")
     assert st_truth["person_id"].null_count() > 0
     every_sale = read(demo, "store_transactions").filter(pl.col("transaction_id").is_not_null())
-    assert st_truth.filter(pl.col("person_id").is_null()).height == every_sale.filter(
-        pl.col("loyalty_card_no").is_null()
-    )["transaction_id"].n_unique()
+    assert (
+        st_truth.filter(pl.col("person_id").is_null()).height
+        == every_sale.filter(pl.col("loyalty_card_no").is_null())["transaction_id"].n_unique()
+    )
 
 
 def test_crm_versions_are_ordered_and_some_customers_change(demo: Path) -> None:
     crm = without_bad_rows(demo, "crm_customers").sort("customer_no", "updated_at")
     versions = crm.group_by("customer_no").agg(
-        pl.col("updated_at"), pl.col("email").str.to_lowercase().n_unique().alias("emails"),
+        pl.col("updated_at"),
+        pl.col("email").str.to_lowercase().n_unique().alias("emails"),
         pl.col("postal_code").n_unique().alias("postcodes"),
     )
     assert (versions["updated_at"].list.len() > 1).mean() > 0.2
     strictly = versions["updated_at"].map_elements(
-        lambda s: all(a < b for a, b in zip(s, s[1:], strict=False)), return_dtype=pl.Boolean)
+        lambda s: all(a < b for a, b in zip(s, s[1:], strict=False)), return_dtype=pl.Boolean
+    )
     assert strictly.all()
     changed = (versions["emails"] > 1).mean()
     assert 0.03 < changed < 0.2, changed
@@ -270,8 +341,14 @@ def test_erasure_requests_exist(demo: Path) -> None:
 
 
 def test_ids_carry_their_system_prefix(demo: Path) -> None:
-    prefixes = {"crm": "K", "shop_account": "A", "shop_order": "W", "loyalty_card": "L",
-                "store_transaction": "T", "prospect": "P"}
+    prefixes = {
+        "crm": "K",
+        "shop_account": "A",
+        "shop_order": "W",
+        "loyalty_card": "L",
+        "store_transaction": "T",
+        "prospect": "P",
+    }
     for system, prefix in prefixes.items():
         keys = truth(demo, system)["source_key"]
         assert keys.len() > 0 and keys.str.starts_with(prefix).all(), system
@@ -280,12 +357,18 @@ def test_ids_carry_their_system_prefix(demo: Path) -> None:
 
 def test_truth_covers_exactly_the_record_keys_of_the_landing_files(demo: Path) -> None:
     carriers = {
-        "crm": [("crm_customers", "customer_no"), ("shop_orders", "customer_no"),
-                ("loyalty_cards", "customer_no"), ("erasure_requests", "customer_no")],
+        "crm": [
+            ("crm_customers", "customer_no"),
+            ("shop_orders", "customer_no"),
+            ("loyalty_cards", "customer_no"),
+            ("erasure_requests", "customer_no"),
+        ],
         "shop_account": [("shop_orders", "shop_account_id"), ("web_events", "shop_account_id")],
         "shop_order": [("shop_orders", "order_id"), ("order_lines", "order_id")],
-        "loyalty_card": [("loyalty_cards", "loyalty_card_no"),
-                         ("store_transactions", "loyalty_card_no")],
+        "loyalty_card": [
+            ("loyalty_cards", "loyalty_card_no"),
+            ("store_transactions", "loyalty_card_no"),
+        ],
         "store_transaction": [("store_transactions", "transaction_id")],
         "prospect": [("prospects", "prospect_id")],
     }
@@ -304,9 +387,11 @@ def test_bad_rows_are_few_marked_and_really_bad(demo: Path) -> None:
     orders = read(demo, "shop_orders")
     assert bad.filter(pl.col("table") == "shop_orders").height < 0.02 * orders.height
     located = bad.filter(pl.col("table") == "shop_orders").join(
-        orders, on=["file", "row_number"], how="left")
-    assert located["order_id"].null_count() == located.filter(
-        pl.col("kind") == "missing_key").height
+        orders, on=["file", "row_number"], how="left"
+    )
+    assert (
+        located["order_id"].null_count() == located.filter(pl.col("kind") == "missing_key").height
+    )
     for kind, broken in {
         "unparsable_amount": pl.col("amount").cast(pl.Float64, strict=False).is_null(),
         "negative_amount": pl.col("amount").cast(pl.Float64) < 0,
@@ -320,13 +405,21 @@ def test_bad_rows_are_few_marked_and_really_bad(demo: Path) -> None:
     if dup.height:
         assert dup.group_by("order_id").agg(pl.col("amount").n_unique())["amount"].min() == 2
     # the corruption is visible wherever it was injected
-    keys = {"crm_customers": "customer_no", "order_lines": "order_id", "web_events": "event_id",
-            "prospects": "prospect_id", "store_transactions": "transaction_id"}
+    keys = {
+        "crm_customers": "customer_no",
+        "order_lines": "order_id",
+        "web_events": "event_id",
+        "prospects": "prospect_id",
+        "store_transactions": "transaction_id",
+    }
     for table, key in keys.items():
-        rows = bad.filter(pl.col("table") == table).join(read(demo, table),
-                                                         on=["file", "row_number"])
-        assert rows.filter(pl.col("kind") == "missing_key")[key].null_count() == rows.filter(
-            pl.col("kind") == "missing_key").height, table
+        rows = bad.filter(pl.col("table") == table).join(
+            read(demo, table), on=["file", "row_number"]
+        )
+        assert (
+            rows.filter(pl.col("kind") == "missing_key")[key].null_count()
+            == rows.filter(pl.col("kind") == "missing_key").height
+        ), table
         if table in DATE_COLUMNS:
             future = rows.filter(pl.col("kind") == "future_timestamp")[DATE_COLUMNS[table]]
             assert (future > "2070").all(), table
@@ -347,7 +440,8 @@ def test_parquet_holds_the_same_rows_as_csv(demo: Path, tmp_path: Path) -> None:
         assert csv.columns == parquet.columns
         assert typed_like(csv, parquet.schema).equals(parquet), table
     assert pl.read_parquet(demo / "truth" / "identity_truth.parquet").equals(
-        pl.read_parquet(tmp_path / "truth" / "identity_truth.parquet"))
+        pl.read_parquet(tmp_path / "truth" / "identity_truth.parquet")
+    )
 
 
 def test_only_the_table_folders_are_replaced(tmp_path: Path) -> None:
@@ -356,8 +450,9 @@ def test_only_the_table_folders_are_replaced(tmp_path: Path) -> None:
     (landing / "shop_orders" / "stale.csv").write_text("order_id\nX\n")
     (landing / "my_table").mkdir()
     (landing / "my_table" / "keep.csv").write_text("a\n1\n")
-    summary = generate_demo_data(landing, tmp_path / "truth", customers=200, months=3,
-                                 end_month="2025-06")
+    summary = generate_demo_data(
+        landing, tmp_path / "truth", customers=200, months=3, end_month="2025-06"
+    )
     assert not (landing / "shop_orders" / "stale.csv").exists()
     assert (landing / "my_table" / "keep.csv").exists()
     assert summary.rows["shop_orders"] > 0 and "shop_orders" in str(summary)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 _PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "snapshots")
 _PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
@@ -24,6 +26,17 @@ def manifest_is_stale(project: DbtProject) -> bool:
     )
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, also when the venv is not activated (cron,
+    `.venv/bin/segmentwerk`, pytest); otherwise whatever `dbt` is on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_cli_resource(project: DbtProject) -> DbtCliResource:
+    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+
+
 def ensure_manifest(project: DbtProject) -> None:
     """Parse (10-20 s) only when the manifest is missing or older than a project file.
 
@@ -31,4 +44,6 @@ def ensure_manifest(project: DbtProject) -> None:
     definitions outside it and would otherwise fail on a fresh clone or use a stale graph.
     """
     if manifest_is_stale(project):
-        project.preparer.prepare(project)
+        # Same as `project.preparer.prepare`, but with our dbt executable (the preparer
+        # looks for `dbt` on PATH, which an unactivated venv does not have).
+        dbt_cli_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()

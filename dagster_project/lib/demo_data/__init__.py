@@ -141,7 +141,8 @@ def generate_demo_data(
                 if chunk_no == 0 and customers >= 1000 and not np.isfinite(persons.erased_s).any():
                     # Erasure must be testable on every realistic data set: force one request.
                     persons.erased_s[0] = persons.acquired_s[0] + 0.5 * (
-                        cal.end_seconds - persons.acquired_s[0])
+                        cal.end_seconds - persons.acquired_s[0]
+                    )
                 result = ChunkBuilder(rng, persons, cal, fx, chunk_no, counters).build()
                 currencies |= result.currencies
                 frames = {
@@ -158,11 +159,24 @@ def generate_demo_data(
     finally:
         all_bad = sink.close()
 
-    (truth_dir / "generation.json").write_text(json.dumps({
-        "customers": customers, "months": months, "end_month": cal.month_labels[-1],
-        "seed": seed, "file_format": file_format, "bad_row_rate": bad_row_rate,
-        "chunk_size": CHUNK_SIZE, "true_params": TRUE_PARAMS, "time_unit": "day",
-    }, indent=2, sort_keys=True) + "\n")
+    (truth_dir / "generation.json").write_text(
+        json.dumps(
+            {
+                "customers": customers,
+                "months": months,
+                "end_month": cal.month_labels[-1],
+                "seed": seed,
+                "file_format": file_format,
+                "bad_row_rate": bad_row_rate,
+                "chunk_size": CHUNK_SIZE,
+                "true_params": TRUE_PARAMS,
+                "time_unit": "day",
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
     rows: dict[str, int] = {table: 0 for table in TABLES}
     files: dict[str, int] = {table: 0 for table in TABLES}
@@ -186,15 +200,24 @@ def generate_demo_data(
 def _fx_frame(fx: dict[str, np.ndarray], currencies: list[str], cal: Calendar) -> pl.DataFrame:
     days = np.arange(cal.n_days)
     frames = [
-        conform("fx_rates", {
-            "currency": np.full(cal.n_days, cur),
-            "rate_date": cal.start + days,
-            "rate_to_reporting": fx[cur],
-        }, cal.day_month[days], pl.Series([None] * cal.n_days, dtype=pl.String))
+        conform(
+            "fx_rates",
+            {
+                "currency": np.full(cal.n_days, cur),
+                "rate_date": cal.start + days,
+                "rate_to_reporting": fx[cur],
+            },
+            cal.day_month[days],
+            pl.Series([None] * cal.n_days, dtype=pl.String),
+        )
         for cur in currencies
     ]
     if not frames:
-        return conform("fx_rates", {"currency": [], "rate_date": [], "rate_to_reporting": []},
-                       np.array([], dtype=np.int32), pl.Series([], dtype=pl.String))
+        return conform(
+            "fx_rates",
+            {"currency": [], "rate_date": [], "rate_to_reporting": []},
+            np.array([], dtype=np.int32),
+            pl.Series([], dtype=pl.String),
+        )
     # Day by day, all currencies of a day together, as a rate feed delivers them.
     return pl.concat(frames).sort("rate_date", "currency", maintain_order=True)

@@ -43,8 +43,12 @@ _CITY_WEIGHT = np.array([city.weight for c in COUNTRIES for city in c.cities])
 
 # Local-currency shop rules: free shipping from a threshold, else a flat fee (both in cents).
 _SHIPPING: dict[str, tuple[int, int]] = {
-    "EUR": (4900, 495), "CHF": (5900, 690), "GBP": (4000, 395), "PLN": (19900, 1999),
-    "SEK": (49900, 4900), "DKK": (37500, 3900),
+    "EUR": (4900, 495),
+    "CHF": (5900, 690),
+    "GBP": (4000, 395),
+    "PLN": (19900, 1999),
+    "SEK": (49900, 4900),
+    "DKK": (37500, 3900),
 }
 _FREE_FROM = np.array([_SHIPPING[c][0] for c in CURRENCIES])
 _FEE = np.array([_SHIPPING[c][1] for c in CURRENCIES])
@@ -54,18 +58,77 @@ _CATEGORY_CODES = tuple(c[0] for c in CATEGORIES)
 _CATEGORY_NAMES = tuple(c[1] for c in CATEGORIES)
 _TYPICAL_PRICE = np.array([c[2] for c in CATEGORIES])
 _OS_NAMES = DESKTOP_OS + MOBILE_OS + ("iPadOS",)
-_EVENT_TYPES = ("session", "product_view", "add_to_cart", "cart_abandoned", "newsletter_open",
-                "newsletter_click")
+_EVENT_TYPES = (
+    "session",
+    "product_view",
+    "add_to_cart",
+    "cart_abandoned",
+    "newsletter_open",
+    "newsletter_click",
+)
 
 # Hour-of-day profiles (relative weights) per channel: lunch and evening online, shop hours
 # in store.
 _HOURS = {
-    "web": np.array([1.0, .5, .3, .2, .2, .3, .8, 1.5, 2.5, 3.5, 4, 4.5, 5, 5, 4.5, 4.5, 5,
-                     5.5, 6.5, 7.5, 8, 7, 5, 2.5]),
-    "app": np.array([1.5, .8, .4, .2, .2, .4, 1.5, 3, 3.5, 3, 3, 3.5, 4.5, 4, 3.5, 3.5, 4,
-                     5, 6, 7.5, 8.5, 8.5, 6.5, 3.5]),
-    "store": np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 6, 7, 6.5, 6, 6.5, 7.5, 8.5, 8, 5,
-                       0, 0, 0, 0.0]),
+    "web": np.array(
+        [
+            1.0,
+            0.5,
+            0.3,
+            0.2,
+            0.2,
+            0.3,
+            0.8,
+            1.5,
+            2.5,
+            3.5,
+            4,
+            4.5,
+            5,
+            5,
+            4.5,
+            4.5,
+            5,
+            5.5,
+            6.5,
+            7.5,
+            8,
+            7,
+            5,
+            2.5,
+        ]
+    ),
+    "app": np.array(
+        [
+            1.5,
+            0.8,
+            0.4,
+            0.2,
+            0.2,
+            0.4,
+            1.5,
+            3,
+            3.5,
+            3,
+            3,
+            3.5,
+            4.5,
+            4,
+            3.5,
+            3.5,
+            4,
+            5,
+            6,
+            7.5,
+            8.5,
+            8.5,
+            6.5,
+            3.5,
+        ]
+    ),
+    "store": np.array(
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 6, 7, 6.5, 6, 6.5, 7.5, 8.5, 8, 5, 0, 0, 0, 0.0]
+    ),
 }
 _EMAIL_VARIANTS = np.array([0.70, 0.10, 0.06, 0.03, 0.05, 0.03, 0.03])
 
@@ -112,8 +175,13 @@ class ChunkBuilder:
     """Simulates one chunk of persons; call `build()` once."""
 
     def __init__(
-        self, rng: np.random.Generator, persons: Persons, cal: Calendar,
-        fx: dict[str, np.ndarray], chunk_no: int, counters: IdCounters,
+        self,
+        rng: np.random.Generator,
+        persons: Persons,
+        cal: Calendar,
+        fx: dict[str, np.ndarray],
+        chunk_no: int,
+        counters: IdCounters,
     ) -> None:
         self.rng = rng
         self.p = persons
@@ -150,26 +218,35 @@ class ChunkBuilder:
 
     def _typed(self, emails: pl.Series) -> pl.Series:
         """How an address arrives from a form: case and stray spaces vary."""
-        v = pl.Series(self.rng.choice(len(_EMAIL_VARIANTS), len(emails),
-                                      p=_EMAIL_VARIANTS / _EMAIL_VARIANTS.sum()))
+        v = pl.Series(
+            self.rng.choice(
+                len(_EMAIL_VARIANTS), len(emails), p=_EMAIL_VARIANTS / _EMAIL_VARIANTS.sum()
+            )
+        )
         e = emails
         return pl.select(
-            pl.when(v == 1).then(e.str.to_lowercase())
-            .when(v == 2).then(e.str.to_titlecase())
-            .when(v == 3).then(e.str.to_uppercase())
-            .when(v == 4).then(pl.concat_str([pl.lit("  "), e, pl.lit(" ")]))
-            .when(v == 5).then(pl.concat_str([pl.lit(" "), e.str.to_titlecase(), pl.lit("  ")]))
-            .when(v == 6).then(pl.concat_str([e, pl.lit(" ")]))
+            pl.when(v == 1)
+            .then(e.str.to_lowercase())
+            .when(v == 2)
+            .then(e.str.to_titlecase())
+            .when(v == 3)
+            .then(e.str.to_uppercase())
+            .when(v == 4)
+            .then(pl.concat_str([pl.lit("  "), e, pl.lit(" ")]))
+            .when(v == 5)
+            .then(pl.concat_str([pl.lit(" "), e.str.to_titlecase(), pl.lit("  ")]))
+            .when(v == 6)
+            .then(pl.concat_str([e, pl.lit(" ")]))
             .otherwise(e)
         ).to_series()
 
     def _os(self, person: np.ndarray, device: np.ndarray) -> np.ndarray:
         """Index into _OS_NAMES: the person's desktop or phone OS; tablets follow the phone."""
         mobile = len(DESKTOP_OS) + self.p.mobile_os[person]
-        tablet = np.where(self.p.mobile_os[person] == 1, len(_OS_NAMES) - 1,
-                          len(DESKTOP_OS))
-        return np.where(device == 0, self.p.desktop_os[person],
-                        np.where(device == 1, mobile, tablet))
+        tablet = np.where(self.p.mobile_os[person] == 1, len(_OS_NAMES) - 1, len(DESKTOP_OS))
+        return np.where(
+            device == 0, self.p.desktop_os[person], np.where(device == 1, mobile, tablet)
+        )
 
     def _money_local(self, eur: np.ndarray, currency: np.ndarray, day: np.ndarray) -> np.ndarray:
         """EUR to local currency (index into CURRENCIES) at the day's rate, not rounded."""
@@ -254,8 +331,9 @@ class ChunkBuilder:
         number = np.full(n, -1, dtype=np.int64)
         number[by_signup] = 1_000_000 + self.chunk_no * CHUNK_SIZE + np.arange(len(by_signup))
         self.customer_no = pl.select(
-            pl.when(pl.Series(number >= 0))
-            .then(pl.concat_str([pl.lit("K"), pl.Series(number).cast(pl.String)]))
+            pl.when(pl.Series(number >= 0)).then(
+                pl.concat_str([pl.lit("K"), pl.Series(number).cast(pl.String)])
+            )
         ).to_series()
 
         # E-mail changes (CRM customers outside households), in a later month than signup.
@@ -264,7 +342,8 @@ class ChunkBuilder:
         change = crm & ~in_household & (rng.random(n) < 0.13) & (room > DAY)
         self.email_change_s = np.full(n, np.inf)
         self.email_change_s[change] = next_month[change] + np.floor(
-            rng.random(change.sum()) * room[change])
+            rng.random(change.sum()) * room[change]
+        )
 
         online = buyer & (p.channel_mix[:, :2].sum(axis=1) > 0.02)
         self.wants_account = online & (rng.random(n) < 0.72)
@@ -272,8 +351,7 @@ class ChunkBuilder:
         self.account_linked = crm & (rng.random(n) < 0.8)
         self.email_on_login = rng.choice([1.0, 0.4, 0.0], n, p=[0.5, 0.3, 0.2])
         account_perm = rng.permutation(CHUNK_SIZE)[:n]
-        self.account_id = _prefixed(
-            "A", 20_000_000 + self.chunk_no * CHUNK_SIZE + account_perm)
+        self.account_id = _prefixed("A", 20_000_000 + self.chunk_no * CHUNK_SIZE + account_perm)
 
         # Loyalty cards for store-going CRM customers; a few lose theirs and get a second.
         card = crm & (store_share > 0.1) & (p.home_store >= 0) & (rng.random(n) < 0.85)
@@ -281,8 +359,9 @@ class ChunkBuilder:
         room2 = self.end - (self.card1_s + 60 * DAY)
         second = card & (rng.random(n) < 0.05) & (room2 > DAY) & (p.erased_s > self.end)
         self.card2_s = np.full(n, np.inf)
-        self.card2_s[second] = self.card1_s[second] + 60 * DAY + np.floor(
-            rng.random(second.sum()) * room2[second])
+        self.card2_s[second] = (
+            self.card1_s[second] + 60 * DAY + np.floor(rng.random(second.sum()) * room2[second])
+        )
         self.card_usage = np.where(rng.random(n) < 0.2, rng.beta(1.5, 1.5, n), rng.beta(6, 1.2, n))
         card_perm = rng.permutation(2 * CHUNK_SIZE)[: 2 * n]
         base = 400_000_000 + self.chunk_no * 2 * CHUNK_SIZE
@@ -325,7 +404,7 @@ class ChunkBuilder:
         device = np.where(
             channel == 1,
             np.where(p.device[owner] == 2, 2, 1),
-            np.where(rng.random(m) < 0.75, p.device[owner], rng.choice(3, m, p=[.45, .45, .1])),
+            np.where(rng.random(m) < 0.75, p.device[owner], rng.choice(3, m, p=[0.45, 0.45, 0.1])),
         )
         u = rng.random(m)
         status = np.where(u < 0.03, 1, np.where(u < 0.03 + p.return_rate[owner], 2, 0))
@@ -337,8 +416,9 @@ class ChunkBuilder:
         line_order = np.repeat(np.arange(m), n_lines)
         line_no = _segment_rank(line_order, m) + 1
         cum = np.cumsum(p.category_pref[owner[line_order]], axis=1)
-        category = np.minimum((rng.random(len(line_order))[:, None] > cum).sum(axis=1),
-                              len(CATEGORIES) - 1)
+        category = np.minimum(
+            (rng.random(len(line_order))[:, None] > cum).sum(axis=1), len(CATEGORIES) - 1
+        )
         typical = _TYPICAL_PRICE[category]
         weight = rng.gamma(2.0, 1.0, len(line_order)) * typical
         share = weight / np.bincount(line_order, weights=weight, minlength=m)[line_order]
@@ -355,32 +435,49 @@ class ChunkBuilder:
 
         pid = p.person_id.gather(owner)
         month = cal.month_of(t)
-        orders = conform("shop_orders", {
-            "order_id": order_id,
-            "ordered_at": cal.to_datetime(t),
-            "customer_no": pl.select(pl.when(pl.Series(with_customer_no))
-                                     .then(self.customer_no.gather(owner))).to_series(),
-            "shop_account_id": pl.select(pl.when(pl.Series(logged))
-                                         .then(self.account_id.gather(owner))).to_series(),
-            "email": pl.select(pl.when(pl.Series(with_email)).then(emails)).to_series(),
-            "channel": labels(("web", "app"), channel),
-            "device": labels(DEVICES, device),
-            "amount": amount_cents / 100.0,
-            "currency": labels(CURRENCIES, currency),
-            "status": labels(("completed", "cancelled", "returned"), status),
-        }, month, pid)
+        orders = conform(
+            "shop_orders",
+            {
+                "order_id": order_id,
+                "ordered_at": cal.to_datetime(t),
+                "customer_no": pl.select(
+                    pl.when(pl.Series(with_customer_no)).then(self.customer_no.gather(owner))
+                ).to_series(),
+                "shop_account_id": pl.select(
+                    pl.when(pl.Series(logged)).then(self.account_id.gather(owner))
+                ).to_series(),
+                "email": pl.select(pl.when(pl.Series(with_email)).then(emails)).to_series(),
+                "channel": labels(("web", "app"), channel),
+                "device": labels(DEVICES, device),
+                "amount": amount_cents / 100.0,
+                "currency": labels(CURRENCIES, currency),
+                "status": labels(("completed", "cancelled", "returned"), status),
+            },
+            month,
+            pid,
+        )
         product_no = np.floor(3000 * rng.random(len(line_order)) ** 2.5).astype(np.int64)
-        lines = conform("order_lines", {
-            "order_id": order_id.gather(line_order),
-            "line_no": line_no,
-            "product_id": pl.select(pl.concat_str([
-                labels(_CATEGORY_CODES, category), pl.lit("-"),
-                pl.Series(product_no).cast(pl.String).str.zfill(5),
-            ])).to_series(),
-            "category": labels(_CATEGORY_NAMES, category),
-            "quantity": quantity,
-            "unit_price": price_cents / 100.0,
-        }, month[line_order], pid.gather(line_order))
+        lines = conform(
+            "order_lines",
+            {
+                "order_id": order_id.gather(line_order),
+                "line_no": line_no,
+                "product_id": pl.select(
+                    pl.concat_str(
+                        [
+                            labels(_CATEGORY_CODES, category),
+                            pl.lit("-"),
+                            pl.Series(product_no).cast(pl.String).str.zfill(5),
+                        ]
+                    )
+                ).to_series(),
+                "category": labels(_CATEGORY_NAMES, category),
+                "quantity": quantity,
+                "unit_price": price_cents / 100.0,
+            },
+            month[line_order],
+            pid.gather(line_order),
+        )
         self.shop_device = device
         self.shop_owner, self.shop_t, self.shop_logged = owner, t, logged
         return orders, lines
@@ -403,8 +500,9 @@ class ChunkBuilder:
         # Returns: a later transaction at the same store, with the card if the sale had one.
         ret = rng.random(m) < p.return_rate[owner] * 0.8
         r_idx = np.flatnonzero(ret)
-        r_day = self._store_day(np.minimum((t[r_idx] // DAY) + rng.integers(1, 22, len(r_idx)),
-                                           cal.n_days - 1))
+        r_day = self._store_day(
+            np.minimum((t[r_idx] // DAY) + rng.integers(1, 22, len(r_idx)), cal.n_days - 1)
+        )
         r_t = r_day * DAY + self._hours("store", len(r_idx))
         ok = (r_t > t[r_idx]) & (r_t < p.erased_s[owner[r_idx]])
         r_idx, r_t = r_idx[ok], r_t[ok]
@@ -433,15 +531,22 @@ class ChunkBuilder:
             .otherwise(self.card1_no.gather(all_owner))
         ).to_series()
         pid = p.person_id.gather(all_owner)
-        return conform("store_transactions", {
-            "transaction_id": _prefixed("T", numbers),
-            "transacted_at": cal.to_datetime(all_t),
-            "store_id": labels(STORE_IDS, all_store),
-            "loyalty_card_no": pl.select(pl.when(pl.Series(all_card)).then(card_no)).to_series(),
-            "amount": np.round(local, 2),
-            "currency": labels(CURRENCIES, currency),
-            "is_return": is_return,
-        }, cal.month_of(all_t), pl.select(pl.when(pl.Series(all_card)).then(pid)).to_series())
+        return conform(
+            "store_transactions",
+            {
+                "transaction_id": _prefixed("T", numbers),
+                "transacted_at": cal.to_datetime(all_t),
+                "store_id": labels(STORE_IDS, all_store),
+                "loyalty_card_no": pl.select(
+                    pl.when(pl.Series(all_card)).then(card_no)
+                ).to_series(),
+                "amount": np.round(local, 2),
+                "currency": labels(CURRENCIES, currency),
+                "is_return": is_return,
+            },
+            cal.month_of(all_t),
+            pl.select(pl.when(pl.Series(all_card)).then(pid)).to_series(),
+        )
 
     def _loyalty_cards(self) -> pl.DataFrame:
         p, cal = self.p, self.cal
@@ -452,11 +557,16 @@ class ChunkBuilder:
         numbers = pl.concat([self.card1_no.gather(first), self.card2_no.gather(second)])
         order = np.argsort(t, kind="stable")
         owner, t, numbers = owner[order], t[order], numbers.gather(order)
-        return conform("loyalty_cards", {
-            "loyalty_card_no": numbers,
-            "customer_no": self.customer_no.gather(owner),
-            "issued_at": cal.to_datetime(t),
-        }, cal.month_of(t), p.person_id.gather(owner))
+        return conform(
+            "loyalty_cards",
+            {
+                "loyalty_card_no": numbers,
+                "customer_no": self.customer_no.gather(owner),
+                "issued_at": cal.to_datetime(t),
+            },
+            cal.month_of(t),
+            p.person_id.gather(owner),
+        )
 
     # ---------------------------------------------------------------- CRM
     def _crm(self) -> pl.DataFrame:
@@ -483,8 +593,9 @@ class ChunkBuilder:
         ok = lapsed & (cand < self.end)
         end_s[ok] = np.floor(cand[ok])
 
-        times = np.column_stack([self.signup_s, self.email_change_s, move_s, optin_s, phone_s,
-                                 end_s])
+        times = np.column_stack(
+            [self.signup_s, self.email_change_s, move_s, optin_s, phone_s, end_s]
+        )
         times = np.where(times < p.erased_s[:, None], times, np.inf)
         owner, col = np.nonzero(np.isfinite(times) & crm[:, None])
         t = times[owner, col]
@@ -511,37 +622,51 @@ class ChunkBuilder:
         opted = (t >= optin_s[owner]) ^ opt_in0[owner]
         ended = t >= end_s[owner]
         phone = pl.select(
-            pl.when(pl.Series(has_phone0[owner] | (t >= phone_s[owner])))
-            .then(p.phone.gather(owner))
+            pl.when(pl.Series(has_phone0[owner] | (t >= phone_s[owner]))).then(
+                p.phone.gather(owner)
+            )
         ).to_series()
         city = np.where(moved, new_city[owner], p.city[owner])
         gender = labels(GENDERS, p.gender[owner])
         self.opt_in0, self.optin_s, self.end_s = opt_in0, optin_s, end_s
-        return conform("crm_customers", {
-            "customer_no": self.customer_no.gather(owner),
-            "first_name": p.first_name.gather(owner),
-            "last_name": p.last_name.gather(owner),
-            "email": self._email_at(owner, t),
-            "phone": phone,
-            "birth_date": np.where(has_birth[owner], p.birth_day[owner],
-                                   np.datetime64("NaT", "D")),
-            # the CRM leaves gender empty when it is not known
-            "gender": pl.select(pl.when(gender != "unknown").then(gender)).to_series(),
-            "street": pl.select(pl.when(pl.Series(moved))
-                                .then(new_street.gather(owner))
-                                .otherwise(p.street.gather(owner))).to_series(),
-            "postal_code": pl.select(pl.when(pl.Series(moved))
-                                     .then(new_postal.gather(owner))
-                                     .otherwise(p.postal_code.gather(owner))).to_series(),
-            "city": labels(CITY_NAMES, city),
-            "region": labels(CITY_REGIONS, city),
-            "country": labels(COUNTRY_CODES, p.country[owner]),
-            "signup_date": cal.to_date(self.signup_s[owner].astype(np.int64)),
-            "marketing_opt_in": opted & ~ended,
-            "contract_end_date": np.where(ended, cal.to_date(np.where(
-                ended, end_s[owner], 0).astype(np.int64)), np.datetime64("NaT", "D")),
-            "updated_at": cal.to_datetime(t),
-        }, cal.month_of(t), p.person_id.gather(owner))
+        return conform(
+            "crm_customers",
+            {
+                "customer_no": self.customer_no.gather(owner),
+                "first_name": p.first_name.gather(owner),
+                "last_name": p.last_name.gather(owner),
+                "email": self._email_at(owner, t),
+                "phone": phone,
+                "birth_date": np.where(
+                    has_birth[owner], p.birth_day[owner], np.datetime64("NaT", "D")
+                ),
+                # the CRM leaves gender empty when it is not known
+                "gender": pl.select(pl.when(gender != "unknown").then(gender)).to_series(),
+                "street": pl.select(
+                    pl.when(pl.Series(moved))
+                    .then(new_street.gather(owner))
+                    .otherwise(p.street.gather(owner))
+                ).to_series(),
+                "postal_code": pl.select(
+                    pl.when(pl.Series(moved))
+                    .then(new_postal.gather(owner))
+                    .otherwise(p.postal_code.gather(owner))
+                ).to_series(),
+                "city": labels(CITY_NAMES, city),
+                "region": labels(CITY_REGIONS, city),
+                "country": labels(COUNTRY_CODES, p.country[owner]),
+                "signup_date": cal.to_date(self.signup_s[owner].astype(np.int64)),
+                "marketing_opt_in": opted & ~ended,
+                "contract_end_date": np.where(
+                    ended,
+                    cal.to_date(np.where(ended, end_s[owner], 0).astype(np.int64)),
+                    np.datetime64("NaT", "D"),
+                ),
+                "updated_at": cal.to_datetime(t),
+            },
+            cal.month_of(t),
+            p.person_id.gather(owner),
+        )
 
     # ---------------------------------------------------------------- prospects
     def _prospects(self) -> pl.DataFrame:
@@ -557,8 +682,9 @@ class ChunkBuilder:
         again = np.isfinite(first_t) & (rng.random(n) < 0.06)
         second_t = np.where(again, first_t + rng.uniform(10, 300, n) * DAY, np.inf)
         second_t = np.where((second_t < self.end) & (second_t < p.erased_s), second_t, np.inf)
-        owner = np.concatenate([np.flatnonzero(np.isfinite(first_t)),
-                                np.flatnonzero(np.isfinite(second_t))])
+        owner = np.concatenate(
+            [np.flatnonzero(np.isfinite(first_t)), np.flatnonzero(np.isfinite(second_t))]
+        )
         t = np.concatenate([first_t[np.isfinite(first_t)], second_t[np.isfinite(second_t)]])
         t = np.floor(t).astype(np.int64)
         order = np.argsort(t, kind="stable")
@@ -575,18 +701,28 @@ class ChunkBuilder:
         numbers = 1_000_000 + self.counters.prospects + np.arange(k)
         self.counters.prospects += k
         birth_year = p.birth_day[owner].astype("datetime64[Y]").astype(int) + 1970
-        return conform("prospects", {
-            "prospect_id": _prefixed("P", numbers),
-            "email": self._typed(self._email_at(owner, t)),
-            "postal_code": pl.select(pl.when(pl.Series(rng.random(k) < 0.65))
-                                     .then(p.postal_code.gather(owner))).to_series(),
-            "country": pl.select(pl.when(pl.Series(rng.random(k) < 0.9))
-                                 .then(labels(COUNTRY_CODES, p.country[owner]))).to_series(),
-            "birth_year": pl.select(pl.when(pl.Series(rng.random(k) < 0.45))
-                                    .then(pl.Series(birth_year))).to_series(),
-            "source": labels(src_names, source),
-            "created_at": cal.to_datetime(t),
-        }, cal.month_of(t), p.person_id.gather(owner))
+        return conform(
+            "prospects",
+            {
+                "prospect_id": _prefixed("P", numbers),
+                "email": self._typed(self._email_at(owner, t)),
+                "postal_code": pl.select(
+                    pl.when(pl.Series(rng.random(k) < 0.65)).then(p.postal_code.gather(owner))
+                ).to_series(),
+                "country": pl.select(
+                    pl.when(pl.Series(rng.random(k) < 0.9)).then(
+                        labels(COUNTRY_CODES, p.country[owner])
+                    )
+                ).to_series(),
+                "birth_year": pl.select(
+                    pl.when(pl.Series(rng.random(k) < 0.45)).then(pl.Series(birth_year))
+                ).to_series(),
+                "source": labels(src_names, source),
+                "created_at": cal.to_datetime(t),
+            },
+            cal.month_of(t),
+            p.person_id.gather(owner),
+        )
 
     # ---------------------------------------------------------------- web events
     def _web_events(self) -> pl.DataFrame:
@@ -603,31 +739,47 @@ class ChunkBuilder:
         idx = np.repeat(np.arange(len(o_owner)), per)
         rank = _segment_rank(idx, len(o_owner))
         span = (o_t - start)[idx]
-        t = np.where(rank == 0, start[idx],
-                     np.where(rank == per[idx] - 1, o_t[idx] - rng.integers(20, 120, len(idx)),
-                              start[idx] + rng.random(len(idx)) * span * 0.9))
+        t = np.where(
+            rank == 0,
+            start[idx],
+            np.where(
+                rank == per[idx] - 1,
+                o_t[idx] - rng.integers(20, 120, len(idx)),
+                start[idx] + rng.random(len(idx)) * span * 0.9,
+            ),
+        )
         etype = np.where(rank == 0, 0, np.where(rank == per[idx] - 1, 2, 1))
         parts.append((o_owner[idx], t, etype, o_dev[idx], o_logged[idx], 0))
 
         # Browsing without buying, while the customer is alive (and a bit before the first
         # purchase); leads look around for a while after they sign up.
-        alive_end = np.where(np.isfinite(self.dropped_s),
-                             self.dropped_s + rng.exponential(30 * DAY, n), self.end)
-        win_start = np.where(self.n_purchases > 0,
-                             np.maximum(self.acquired_s - 14 * DAY, 0), p.acquired_s)
-        win_end = np.where(self.n_purchases > 0, np.minimum(alive_end, self.end),
-                           np.minimum(p.acquired_s + 60 * DAY, self.end))
+        alive_end = np.where(
+            np.isfinite(self.dropped_s), self.dropped_s + rng.exponential(30 * DAY, n), self.end
+        )
+        win_start = np.where(
+            self.n_purchases > 0, np.maximum(self.acquired_s - 14 * DAY, 0), p.acquired_s
+        )
+        win_end = np.where(
+            self.n_purchases > 0,
+            np.minimum(alive_end, self.end),
+            np.minimum(p.acquired_s + 60 * DAY, self.end),
+        )
         win_end = np.minimum(win_end, p.erased_s)
         online = p.channel_mix[:, :2].sum(axis=1)
-        rate = np.where(self.n_purchases > 0, (0.8 * np.minimum(p.lam, 0.35) + 0.0015) * online,
-                        0.04)
+        rate = np.where(
+            self.n_purchases > 0, (0.8 * np.minimum(p.lam, 0.35) + 0.0015) * online, 0.04
+        )
         sessions = rng.poisson(rate * np.maximum(win_end - win_start, 0) / DAY)
         s_owner = np.repeat(np.arange(n), sessions)
         s_t = win_start[s_owner] + rng.random(len(s_owner)) * (win_end - win_start)[s_owner]
-        s_dev = np.where(rng.random(len(s_owner)) < 0.7, p.device[s_owner],
-                         rng.choice(3, len(s_owner), p=[.4, .5, .1]))
+        s_dev = np.where(
+            rng.random(len(s_owner)) < 0.7,
+            p.device[s_owner],
+            rng.choice(3, len(s_owner), p=[0.4, 0.5, 0.1]),
+        )
         s_logged = (s_t >= self.account_created_s[s_owner]) & (
-            rng.random(len(s_owner)) < self.login_rate[s_owner])
+            rng.random(len(s_owner)) < self.login_rate[s_owner]
+        )
         parts.extend(self._sessions(s_owner, s_t, s_dev, s_logged, 0))
 
         # Newsletters every other Thursday 10:00; opens and clicks of subscribers.
@@ -648,8 +800,11 @@ class ChunkBuilder:
         nl_owner = np.concatenate([sub, sub[clicked]])
         nl_t = np.concatenate([open_t, open_t[clicked] + rng.integers(10, 300, clicked.sum())])
         nl_type = np.concatenate([np.full(len(sub), 4), np.full(clicked.sum(), 5)])
-        nl_dev = np.where(p.device[nl_owner] == 0,
-                          np.where(rng.random(len(nl_owner)) < 0.6, 0, 1), p.device[nl_owner])
+        nl_dev = np.where(
+            p.device[nl_owner] == 0,
+            np.where(rng.random(len(nl_owner)) < 0.6, 0, 1),
+            p.device[nl_owner],
+        )
         parts.append((nl_owner, nl_t, nl_type, nl_dev, np.zeros(len(nl_owner), bool), 1))
 
         # Anonymous visitors who never identify themselves.
@@ -657,9 +812,8 @@ class ChunkBuilder:
         n_anon = rng.poisson(0.5 * n * cal.n_days / 365)
         a_day = rng.choice(cal.n_days, n_anon, p=growth / growth.sum())
         a_t = a_day * DAY + self._hours("web", n_anon)
-        a_dev = rng.choice(3, n_anon, p=[.35, .55, .1])
-        parts.extend(self._sessions(np.full(n_anon, -1), a_t, a_dev,
-                                    np.zeros(n_anon, bool), 2))
+        a_dev = rng.choice(3, n_anon, p=[0.35, 0.55, 0.1])
+        parts.extend(self._sessions(np.full(n_anon, -1), a_t, a_dev, np.zeros(n_anon, bool), 2))
 
         owner = np.concatenate([x[0] for x in parts])
         t = np.floor(np.concatenate([x[1] for x in parts])).astype(np.int64)
@@ -671,38 +825,57 @@ class ChunkBuilder:
         known = owner >= 0
         keep &= ~known | (t < p.erased_s[np.maximum(owner, 0)])
         owner, t, etype, device, logged, kind = (
-            a[keep] for a in (owner, t, etype, device, logged, kind))
+            a[keep] for a in (owner, t, etype, device, logged, kind)
+        )
         order = np.argsort(t, kind="stable")
         owner, t, etype, device, logged, kind = (
-            a[order] for a in (owner, t, etype, device, logged, kind))
+            a[order] for a in (owner, t, etype, device, logged, kind)
+        )
         k = len(owner)
         safe = np.maximum(owner, 0)
         known = owner >= 0
         numbers = 100_000_000 + self.counters.events + np.arange(k)
         self.counters.events += k
         # Anonymous visitors: OS by market share, consistent with the device.
-        anon_os = np.where(device == 0, rng.choice(3, k, p=[.75, .22, .03]),
-                           np.where(device == 1, 3 + rng.choice(2, k, p=[.6, .4]),
-                                    rng.choice([3, 5], k, p=[.35, .65])))
+        anon_os = np.where(
+            device == 0,
+            rng.choice(3, k, p=[0.75, 0.22, 0.03]),
+            np.where(
+                device == 1,
+                3 + rng.choice(2, k, p=[0.6, 0.4]),
+                rng.choice([3, 5], k, p=[0.35, 0.65]),
+            ),
+        )
         os_code = np.where(known, self._os(safe, device), anon_os)
         newsletter = np.flatnonzero(kind == 1)
         # mailing tools store addresses in lower case
         nl_email = pl.Series("email", [None] * k, pl.String).scatter(
-            newsletter, self._email_at(owner[newsletter], t[newsletter]).str.to_lowercase())
+            newsletter, self._email_at(owner[newsletter], t[newsletter]).str.to_lowercase()
+        )
         pid = p.person_id.gather(safe)
-        return conform("web_events", {
-            "event_id": _prefixed("E", numbers),
-            "occurred_at": cal.to_datetime(t),
-            "shop_account_id": pl.select(pl.when(pl.Series(logged & known))
-                                         .then(self.account_id.gather(safe))).to_series(),
-            "email": nl_email,
-            "event_type": labels(_EVENT_TYPES, etype),
-            "device": labels(DEVICES, device),
-            "os": labels(_OS_NAMES, os_code),
-        }, cal.month_of(t), pl.select(pl.when(pl.Series(known)).then(pid)).to_series())
+        return conform(
+            "web_events",
+            {
+                "event_id": _prefixed("E", numbers),
+                "occurred_at": cal.to_datetime(t),
+                "shop_account_id": pl.select(
+                    pl.when(pl.Series(logged & known)).then(self.account_id.gather(safe))
+                ).to_series(),
+                "email": nl_email,
+                "event_type": labels(_EVENT_TYPES, etype),
+                "device": labels(DEVICES, device),
+                "os": labels(_OS_NAMES, os_code),
+            },
+            cal.month_of(t),
+            pl.select(pl.when(pl.Series(known)).then(pid)).to_series(),
+        )
 
     def _sessions(
-        self, owner: np.ndarray, start: np.ndarray, device: np.ndarray, logged: np.ndarray,
+        self,
+        owner: np.ndarray,
+        start: np.ndarray,
+        device: np.ndarray,
+        logged: np.ndarray,
         kind: int,
     ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]]:
         """Session start, product views, maybe add_to_cart and a later cart_abandoned."""
@@ -727,16 +900,18 @@ class ChunkBuilder:
     def _newsletter_window(self) -> tuple[np.ndarray, np.ndarray]:
         """When each person receives the newsletter: CRM opt-in, or a lead's sign-up."""
         n = self.p.n
-        crm_start = np.where(self.opt_in0, self.signup_s,
-                             np.where(np.isfinite(self.optin_s), self.optin_s, np.inf))
+        crm_start = np.where(
+            self.opt_in0, self.signup_s, np.where(np.isfinite(self.optin_s), self.optin_s, np.inf)
+        )
         crm_end = np.where(self.opt_in0, np.minimum(self.optin_s, self.end_s), self.end_s)
         start = np.where(self.is_crm, crm_start, np.inf)
         end = np.where(self.is_crm, crm_end, -np.inf)
         lead = np.isfinite(self.lead_nl_s)
         start = np.where(lead, np.minimum(start, self.lead_nl_s), start)
         end = np.where(lead & ~self.is_crm, np.inf, end)
-        end = np.where(lead & self.is_crm & ~self.opt_in0 & ~np.isfinite(self.optin_s),
-                       self.signup_s, end)
+        end = np.where(
+            lead & self.is_crm & ~self.opt_in0 & ~np.isfinite(self.optin_s), self.signup_s, end
+        )
         # Guests may tick the newsletter box at checkout.
         guest = ~self.is_crm & ~lead & (self.n_purchases > 0) & (self.rng.random(n) < 0.2)
         start = np.where(guest, self.acquired_s, start)
@@ -758,14 +933,21 @@ class ChunkBuilder:
         with_mail = ~crm | (how < 0.6) | (how >= 0.85)
         numbers = 10_000 + self.counters.requests + np.arange(k)
         self.counters.requests += k
-        return conform("erasure_requests", {
-            "request_id": _prefixed("R", numbers),
-            "customer_no": pl.select(pl.when(pl.Series(with_no))
-                                     .then(self.customer_no.gather(owner))).to_series(),
-            "email": pl.select(pl.when(pl.Series(with_mail))
-                               .then(self._email_at(owner, t).str.to_lowercase())).to_series(),
-            "requested_at": cal.to_datetime(t),
-        }, cal.month_of(t), p.person_id.gather(owner))
+        return conform(
+            "erasure_requests",
+            {
+                "request_id": _prefixed("R", numbers),
+                "customer_no": pl.select(
+                    pl.when(pl.Series(with_no)).then(self.customer_no.gather(owner))
+                ).to_series(),
+                "email": pl.select(
+                    pl.when(pl.Series(with_mail)).then(self._email_at(owner, t).str.to_lowercase())
+                ).to_series(),
+                "requested_at": cal.to_datetime(t),
+            },
+            cal.month_of(t),
+            p.person_id.gather(owner),
+        )
 
     # ---------------------------------------------------------------- truth
     def _persons_truth(self) -> pl.DataFrame:
@@ -773,9 +955,16 @@ class ChunkBuilder:
         rate_year = p.lam * 365
         mean_spend = TRUE_PARAMS["p_spend"] / p.nu
         archetype = np.select(
-            [p.prospect_only, (rate_year >= 6) & (p.p_dropout < 0.3) & (mean_spend >= 100),
-             (rate_year >= 6) & (p.p_dropout < 0.3), p.p_dropout >= 0.5, rate_year >= 1],
-            ["lead", "vip", "loyal_regular", "lapsing", "occasional"], "one_timer")
+            [
+                p.prospect_only,
+                (rate_year >= 6) & (p.p_dropout < 0.3) & (mean_spend >= 100),
+                (rate_year >= 6) & (p.p_dropout < 0.3),
+                p.p_dropout >= 0.5,
+                rate_year >= 1,
+            ],
+            ["lead", "vip", "loyal_regular", "lapsing", "occasional"],
+            "one_timer",
+        )
 
         def ts(values: np.ndarray) -> pl.Series:
             finite = np.isfinite(values)
@@ -784,46 +973,55 @@ class ChunkBuilder:
 
         has_account = np.isfinite(self.account_created_s)
         primary = p.household_of
-        return pl.DataFrame({
-            "person_id": p.person_id,
-            "archetype": archetype,
-            "country": labels(COUNTRY_CODES, p.country),
-            "city": labels(CITY_NAMES, p.city),
-            "region": labels(CITY_REGIONS, p.city),
-            "postal_code": p.postal_code,
-            "gender": labels(GENDERS, p.gender),
-            "birth_date": p.birth_day,
-            "email": p.email.str.to_lowercase(),
-            "email_after_change": pl.select(pl.when(pl.Series(np.isfinite(self.email_change_s)))
-                                            .then(p.email_new.str.to_lowercase())).to_series(),
-            "email_changed_at": ts(self.email_change_s),
-            "acquired_at": ts(np.where(self.n_purchases > 0, self.acquired_s, p.acquired_s)),
-            "lambda_per_day": p.lam,
-            "p_dropout": p.p_dropout,
-            "repeats_until_dropout": p.repeats_until_dropout,
-            "dropped_out_at": ts(self.dropped_s),
-            "alive_at_end": (self.n_purchases > 0) & ~np.isfinite(self.dropped_s),
-            "spend_nu": p.nu,
-            "mean_spend_eur": mean_spend,
-            "return_rate": p.return_rate,
-            "share_web": p.channel_mix[:, 0],
-            "share_app": p.channel_mix[:, 1],
-            "share_store": p.channel_mix[:, 2],
-            "preferred_device": labels(DEVICES, p.device),
-            "top_category": labels(_CATEGORY_NAMES, p.category_pref.argmax(axis=1)),
-            "n_purchases": self.n_purchases,
-            "prospect_only": p.prospect_only,
-            "is_prospect": np.isfinite(self.lead_s),
-            "is_crm": self.is_crm,
-            "customer_no": self.customer_no,
-            "signup_at": ts(self.signup_s),
-            "shop_account_id": pl.select(pl.when(pl.Series(has_account))
-                                         .then(self.account_id)).to_series(),
-            "has_loyalty_card": np.isfinite(self.card1_s),
-            "household_primary_id": pl.select(pl.when(pl.Series(primary >= 0)).then(
-                p.person_id.gather(np.maximum(primary, 0)))).to_series(),
-            "erased_at": ts(p.erased_s),
-        })
+        return pl.DataFrame(
+            {
+                "person_id": p.person_id,
+                "archetype": archetype,
+                "country": labels(COUNTRY_CODES, p.country),
+                "city": labels(CITY_NAMES, p.city),
+                "region": labels(CITY_REGIONS, p.city),
+                "postal_code": p.postal_code,
+                "gender": labels(GENDERS, p.gender),
+                "birth_date": p.birth_day,
+                "email": p.email.str.to_lowercase(),
+                "email_after_change": pl.select(
+                    pl.when(pl.Series(np.isfinite(self.email_change_s))).then(
+                        p.email_new.str.to_lowercase()
+                    )
+                ).to_series(),
+                "email_changed_at": ts(self.email_change_s),
+                "acquired_at": ts(np.where(self.n_purchases > 0, self.acquired_s, p.acquired_s)),
+                "lambda_per_day": p.lam,
+                "p_dropout": p.p_dropout,
+                "repeats_until_dropout": p.repeats_until_dropout,
+                "dropped_out_at": ts(self.dropped_s),
+                "alive_at_end": (self.n_purchases > 0) & ~np.isfinite(self.dropped_s),
+                "spend_nu": p.nu,
+                "mean_spend_eur": mean_spend,
+                "return_rate": p.return_rate,
+                "share_web": p.channel_mix[:, 0],
+                "share_app": p.channel_mix[:, 1],
+                "share_store": p.channel_mix[:, 2],
+                "preferred_device": labels(DEVICES, p.device),
+                "top_category": labels(_CATEGORY_NAMES, p.category_pref.argmax(axis=1)),
+                "n_purchases": self.n_purchases,
+                "prospect_only": p.prospect_only,
+                "is_prospect": np.isfinite(self.lead_s),
+                "is_crm": self.is_crm,
+                "customer_no": self.customer_no,
+                "signup_at": ts(self.signup_s),
+                "shop_account_id": pl.select(
+                    pl.when(pl.Series(has_account)).then(self.account_id)
+                ).to_series(),
+                "has_loyalty_card": np.isfinite(self.card1_s),
+                "household_primary_id": pl.select(
+                    pl.when(pl.Series(primary >= 0)).then(
+                        p.person_id.gather(np.maximum(primary, 0))
+                    )
+                ).to_series(),
+                "erased_at": ts(p.erased_s),
+            }
+        )
 
     def build(self) -> ChunkResult:
         self._purchases()

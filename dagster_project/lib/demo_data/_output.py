@@ -17,23 +17,39 @@ _JUNK_AMOUNTS = np.array(["abc", "n/a", "#WERT!", "--", "12.5.0"])
 # Source systems of the identity truth: the key columns that carry them (in every table),
 # and the table whose bad rows make the key bad.
 TRUTH_SOURCES: tuple[tuple[str, tuple[tuple[str, str], ...], str | None], ...] = (
-    ("crm", (("crm_customers", "customer_no"), ("shop_orders", "customer_no"),
-             ("loyalty_cards", "customer_no"), ("erasure_requests", "customer_no")),
-     "crm_customers"),
-    ("shop_account", (("shop_orders", "shop_account_id"), ("web_events", "shop_account_id")),
-     None),
+    (
+        "crm",
+        (
+            ("crm_customers", "customer_no"),
+            ("shop_orders", "customer_no"),
+            ("loyalty_cards", "customer_no"),
+            ("erasure_requests", "customer_no"),
+        ),
+        "crm_customers",
+    ),
+    ("shop_account", (("shop_orders", "shop_account_id"), ("web_events", "shop_account_id")), None),
     ("shop_order", (("shop_orders", "order_id"), ("order_lines", "order_id")), "shop_orders"),
-    ("loyalty_card", (("loyalty_cards", "loyalty_card_no"),
-                      ("store_transactions", "loyalty_card_no")), "loyalty_cards"),
+    (
+        "loyalty_card",
+        (("loyalty_cards", "loyalty_card_no"), ("store_transactions", "loyalty_card_no")),
+        "loyalty_cards",
+    ),
     ("store_transaction", (("store_transactions", "transaction_id"),), "store_transactions"),
     ("prospect", (("prospects", "prospect_id"),), "prospects"),
 )
-IDENTITY_SCHEMA = pa.schema([
-    ("source_system", pa.string()), ("source_key", pa.string()), ("person_id", pa.string()),
-    ("is_bad_row", pa.bool_()),
-])
+IDENTITY_SCHEMA = pa.schema(
+    [
+        ("source_system", pa.string()),
+        ("source_key", pa.string()),
+        ("person_id", pa.string()),
+        ("is_bad_row", pa.bool_()),
+    ]
+)
 BAD_ROW_SCHEMA = {
-    "table": pl.String, "file": pl.String, "row_number": pl.Int64, "source_key": pl.String,
+    "table": pl.String,
+    "file": pl.String,
+    "row_number": pl.Int64,
+    "source_key": pl.String,
     "kind": pl.String,
 }
 
@@ -66,8 +82,14 @@ def inject_bad_rows(
         text = frame["_amount_text"]
         if len(r := rows_of("unparsable_amount")):
             # the German spreadsheet habit: "12,50"
-            comma = (frame.select(_decimal_text("amount", 2)).to_series().gather(r)
-                     .str.replace(".", ",", literal=True).to_numpy().astype(object))
+            comma = (
+                frame.select(_decimal_text("amount", 2))
+                .to_series()
+                .gather(r)
+                .str.replace(".", ",", literal=True)
+                .to_numpy()
+                .astype(object)
+            )
             junk = _JUNK_AMOUNTS[rng.integers(0, len(_JUNK_AMOUNTS), len(r))]
             text = text.scatter(r, np.where(rng.random(len(r)) < 0.6, comma, junk))
             amount = amount.scatter(r, None)
@@ -98,12 +120,14 @@ def _decimal_text(column: str, decimals: int) -> pl.Expr:
     scale = 10**decimals
     scaled = (pl.col(column) * scale).round(0).cast(pl.Int64)
     magnitude = scaled.abs()
-    return pl.concat_str([
-        pl.when(scaled < 0).then(pl.lit("-")).otherwise(pl.lit("")),
-        (magnitude // scale).cast(pl.String),
-        pl.lit("."),
-        (magnitude % scale).cast(pl.String).str.zfill(decimals),
-    ]).alias(column)
+    return pl.concat_str(
+        [
+            pl.when(scaled < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+            (magnitude // scale).cast(pl.String),
+            pl.lit("."),
+            (magnitude % scale).cast(pl.String).str.zfill(decimals),
+        ]
+    ).alias(column)
 
 
 class MonthFileWriter:
@@ -144,13 +168,15 @@ class MonthFileWriter:
             start = self.rows.get(path, 0)
             bad = part.with_row_index("_row").filter(pl.col("_bad").is_not_null())
             if bad.height:
-                located.append(bad.select(
-                    pl.lit(table).alias("table"),
-                    pl.lit(path.name).alias("file"),
-                    (pl.col("_row").cast(pl.Int64) + start + 1).alias("row_number"),
-                    pl.col(key).cast(pl.String).alias("source_key"),
-                    pl.col("_bad").alias("kind"),
-                ))
+                located.append(
+                    bad.select(
+                        pl.lit(table).alias("table"),
+                        pl.lit(path.name).alias("file"),
+                        (pl.col("_row").cast(pl.Int64) + start + 1).alias("row_number"),
+                        pl.col(key).cast(pl.String).alias("source_key"),
+                        pl.col("_bad").alias("kind"),
+                    )
+                )
             self._append(table, path, part, start == 0)
             self.rows[path] = start + part.height
         if not located:
@@ -162,14 +188,17 @@ class MonthFileWriter:
         if self.file_format == "csv":
             text = [
                 _decimal_text(name, DECIMALS[kind])
-                for name, kind in COLUMNS[table] if kind in DECIMALS
+                for name, kind in COLUMNS[table]
+                if kind in DECIMALS
             ]
             out = part.with_columns(text)
             if "amount" in part.columns:
                 out = out.with_columns(pl.coalesce("_amount_text", "amount").alias("amount"))
             with path.open("ab") as handle:
                 out.select(columns).write_csv(
-                    handle, include_header=first, datetime_format="%Y-%m-%d %H:%M:%S",
+                    handle,
+                    include_header=first,
+                    datetime_format="%Y-%m-%d %H:%M:%S",
                     date_format="%Y-%m-%d",
                 )
             return
@@ -193,11 +222,13 @@ def identity_truth(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
         pieces = []
         for table, column in carriers:
             frame = frames[table]
-            pieces.append(frame.select(
-                pl.col(column).alias("source_key"),
-                pl.col("_pid").alias("person_id"),
-                (pl.col("_bad").is_not_null() & pl.lit(table == primary)).alias("is_bad_row"),
-            ).filter(pl.col("source_key").is_not_null()))
+            pieces.append(
+                frame.select(
+                    pl.col(column).alias("source_key"),
+                    pl.col("_pid").alias("person_id"),
+                    (pl.col("_bad").is_not_null() & pl.lit(table == primary)).alias("is_bad_row"),
+                ).filter(pl.col("source_key").is_not_null())
+            )
         keys = (
             pl.concat(pieces)
             .group_by("source_key")
@@ -215,12 +246,14 @@ class DemoSink:
     polars release the GIL while they encode), so chunks must be handed over in order.
     """
 
-    def __init__(self, landing_dir: Path, truth_dir: Path, file_format: str,
-                 labels: tuple[str, ...]) -> None:
+    def __init__(
+        self, landing_dir: Path, truth_dir: Path, file_format: str, labels: tuple[str, ...]
+    ) -> None:
         self.truth_dir = truth_dir
         self.landing = MonthFileWriter(landing_dir, file_format, labels)
-        self._identity = pq.ParquetWriter(truth_dir / "identity_truth.parquet", IDENTITY_SCHEMA,
-                                          compression="zstd")
+        self._identity = pq.ParquetWriter(
+            truth_dir / "identity_truth.parquet", IDENTITY_SCHEMA, compression="zstd"
+        )
         self._persons: pq.ParquetWriter | None = None
         self._bad: list[pl.DataFrame] = []
 
@@ -231,8 +264,9 @@ class DemoSink:
         self._identity.write_table(identity_truth(frames).to_arrow().cast(IDENTITY_SCHEMA))
         persons_arrow = persons.to_arrow()
         if self._persons is None:
-            self._persons = pq.ParquetWriter(self.truth_dir / "persons.parquet",
-                                             persons_arrow.schema, compression="zstd")
+            self._persons = pq.ParquetWriter(
+                self.truth_dir / "persons.parquet", persons_arrow.schema, compression="zstd"
+            )
         self._persons.write_table(persons_arrow.cast(self._persons.schema))
 
     def write_table(self, table: str, frame: pl.DataFrame) -> None:

@@ -130,8 +130,9 @@ _NUMBER_FIRST = np.array([lang in ("fr", "en") for lang in _LANGS])  # "12 High 
 
 # Flat postal prefix table: the prefixes of city i are _PREFIXES[_PREFIX_OFF[i]:+_PREFIX_LEN[i]].
 _PREFIXES = tuple(p for c in COUNTRIES for city in c.cities for p in city.postal_prefixes)
-_PREFIX_OFF, _PREFIX_LEN = _offsets([len(city.postal_prefixes)
-                                     for c in COUNTRIES for city in c.cities])
+_PREFIX_OFF, _PREFIX_LEN = _offsets(
+    [len(city.postal_prefixes) for c in COUNTRIES for city in c.cities]
+)
 _POSTAL_FORMATS = ("ddddd", "dddd", "dddd LL", "dd-ddd", "ddd dd", "uk")
 _COUNTRY_POSTAL = np.array([_POSTAL_FORMATS.index(c.postal_format) for c in COUNTRIES])
 _POSTAL_LETTERS = tuple("ABCDEFGHJKLMNPRSTUWXYZ")
@@ -154,16 +155,18 @@ def draw_postal_codes(rng: np.random.Generator, city: np.ndarray) -> pl.Series:
     prefix_len = np.array([len(p) for p in _PREFIXES])[prefix_idx]
     total = np.array([f.count("d") for f in _POSTAL_FORMATS])[fmt]
     need = np.maximum(total - prefix_len, 1)
-    frame = pl.DataFrame({
-        "prefix": labels(_PREFIXES, prefix_idx),
-        "rest": np.floor(rng.random(n) * 10.0**need).astype(np.int64),
-        "need": need,
-        "fmt": fmt,
-        "l1": labels(_POSTAL_LETTERS, rng.integers(0, len(_POSTAL_LETTERS), n)),
-        "l2": labels(_POSTAL_LETTERS, rng.integers(0, len(_POSTAL_LETTERS), n)),
-        "d1": rng.integers(1, 10, n),
-        "d2": rng.integers(0, 10, n),
-    })
+    frame = pl.DataFrame(
+        {
+            "prefix": labels(_PREFIXES, prefix_idx),
+            "rest": np.floor(rng.random(n) * 10.0**need).astype(np.int64),
+            "need": need,
+            "fmt": fmt,
+            "l1": labels(_POSTAL_LETTERS, rng.integers(0, len(_POSTAL_LETTERS), n)),
+            "l2": labels(_POSTAL_LETTERS, rng.integers(0, len(_POSTAL_LETTERS), n)),
+            "d1": rng.integers(1, 10, n),
+            "d2": rng.integers(0, 10, n),
+        }
+    )
     digits = pl.col("prefix") + pl.col("rest").cast(pl.String).str.zfill(pl.col("need"))
     f = pl.col("fmt")
     code = (
@@ -174,8 +177,18 @@ def draw_postal_codes(rng: np.random.Generator, city: np.ndarray) -> pl.Series:
         .when(f == _POSTAL_FORMATS.index("ddd dd"))
         .then(pl.concat_str([digits.str.slice(0, 3), pl.lit(" "), digits.str.slice(3)]))
         .when(f == _POSTAL_FORMATS.index("uk"))
-        .then(pl.concat_str([pl.col("prefix"), pl.col("d1").cast(pl.String), pl.lit(" "),
-                             pl.col("d2").cast(pl.String), pl.col("l1"), pl.col("l2")]))
+        .then(
+            pl.concat_str(
+                [
+                    pl.col("prefix"),
+                    pl.col("d1").cast(pl.String),
+                    pl.lit(" "),
+                    pl.col("d2").cast(pl.String),
+                    pl.col("l1"),
+                    pl.col("l2"),
+                ]
+            )
+        )
         .otherwise(digits)
     )
     return frame.select(code.alias("postal_code")).to_series()
@@ -193,8 +206,11 @@ def draw_names(rng: np.random.Generator, country: np.ndarray, gender: np.ndarray
     lang = _LANG_OF_COUNTRY[country]
     # 'd' and 'unknown' persons get a first name from either list.
     female = (gender == 0) | ((gender >= 2) & (rng.random(len(country)) < 0.5))
-    first = np.where(female, _uniform_index(rng, _FEMALE_OFF[lang], _FEMALE_LEN[lang]),
-                     _uniform_index(rng, _MALE_OFF[lang], _MALE_LEN[lang]))
+    first = np.where(
+        female,
+        _uniform_index(rng, _FEMALE_OFF[lang], _FEMALE_LEN[lang]),
+        _uniform_index(rng, _MALE_OFF[lang], _MALE_LEN[lang]),
+    )
     return NameCodes(
         first=first,
         last=_uniform_index(rng, _LAST_OFF[lang], _LAST_LEN[lang]),
@@ -215,34 +231,48 @@ def street_text(codes: NameCodes, country: np.ndarray) -> pl.Series:
 
 
 def _email_candidates(
-    rng: np.random.Generator, first: pl.Series, last: pl.Series, country: np.ndarray,
+    rng: np.random.Generator,
+    first: pl.Series,
+    last: pl.Series,
+    country: np.ndarray,
     birth_year: np.ndarray,
 ) -> pl.Series:
     """Plausible addresses from names; uniqueness is enforced afterwards by the caller."""
     n = len(first)
-    frame = pl.DataFrame({
-        "f": first.str.to_lowercase().str.replace_many(TRANSLITERATION),
-        "l": last.str.to_lowercase().str.replace_many(TRANSLITERATION),
-        "style": rng.choice(7, n, p=[0.35, 0.14, 0.14, 0.1, 0.1, 0.07, 0.1]),
-        "digits": pl.Series(np.where(
-            rng.random(n) < 0.5, birth_year % 100, rng.integers(1, 1000, n)
-        )).cast(pl.String),
-        "with_digits": rng.random(n) < 0.3,
-        # big free-mail providers for most, a national one for the rest
-        "domain": labels(_DOMAINS, np.where(
-            rng.random(n) < 0.75,
-            rng.choice(len(EMAIL_DOMAINS), n, p=[0.3, 0.2, 0.1, 0.2, 0.1, 0.1]),
-            len(EMAIL_DOMAINS) + country,
-        )),
-    })
+    frame = pl.DataFrame(
+        {
+            "f": first.str.to_lowercase().str.replace_many(TRANSLITERATION),
+            "l": last.str.to_lowercase().str.replace_many(TRANSLITERATION),
+            "style": rng.choice(7, n, p=[0.35, 0.14, 0.14, 0.1, 0.1, 0.07, 0.1]),
+            "digits": pl.Series(
+                np.where(rng.random(n) < 0.5, birth_year % 100, rng.integers(1, 1000, n))
+            ).cast(pl.String),
+            "with_digits": rng.random(n) < 0.3,
+            # big free-mail providers for most, a national one for the rest
+            "domain": labels(
+                _DOMAINS,
+                np.where(
+                    rng.random(n) < 0.75,
+                    rng.choice(len(EMAIL_DOMAINS), n, p=[0.3, 0.2, 0.1, 0.2, 0.1, 0.1]),
+                    len(EMAIL_DOMAINS) + country,
+                ),
+            ),
+        }
+    )
     f, ln, s = pl.col("f"), pl.col("l"), pl.col("style")
     local = (
-        pl.when(s == 0).then(f + "." + ln)
-        .when(s == 1).then(f + ln)
-        .when(s == 2).then(f.str.slice(0, 1) + "." + ln)
-        .when(s == 3).then(f + "_" + ln)
-        .when(s == 4).then(ln + "." + f)
-        .when(s == 5).then(f + "." + ln.str.slice(0, 1))
+        pl.when(s == 0)
+        .then(f + "." + ln)
+        .when(s == 1)
+        .then(f + ln)
+        .when(s == 2)
+        .then(f.str.slice(0, 1) + "." + ln)
+        .when(s == 3)
+        .then(f + "_" + ln)
+        .when(s == 4)
+        .then(ln + "." + f)
+        .when(s == 5)
+        .then(f + "." + ln.str.slice(0, 1))
         .otherwise(f + pl.col("digits"))
     )
     local = (
@@ -269,7 +299,7 @@ class EmailRegistry:
             pl.col("email").is_in(seen.implode()) | ~pl.col("email").is_first_distinct()
         ).to_series()
         parts = frame["email"].str.split_exact("@", 1).struct.unnest()
-        fixed = (parts["field_0"] + "." + frame["owner"].cast(pl.String) + "@" + parts["field_1"])
+        fixed = parts["field_0"] + "." + frame["owner"].cast(pl.String) + "@" + parts["field_1"]
         result = pl.select(
             pl.when(clash).then(fixed).otherwise(frame["email"]).alias("email")
         ).to_series()
@@ -299,12 +329,14 @@ def draw_persons(
     # store visits only when travelling, no store in the country means none at all.
     city_store = _CITY_STORE[city]
     country_store = _COUNTRY_HAS_STORE[country]
-    base = np.column_stack([
-        np.full(n, 0.45),
-        np.where(age_end < 30, 0.35, np.where(age_end > 55, 0.08, 0.2)),
-        np.where(city_store, 0.45, np.where(country_store, 0.1, 0.0))
-        + np.where(age_end > 55, 0.15, 0.0) * country_store,
-    ])
+    base = np.column_stack(
+        [
+            np.full(n, 0.45),
+            np.where(age_end < 30, 0.35, np.where(age_end > 55, 0.08, 0.2)),
+            np.where(city_store, 0.45, np.where(country_store, 0.1, 0.0))
+            + np.where(age_end > 55, 0.15, 0.0) * country_store,
+        ]
+    )
     mix = np.zeros((n, 3))
     has = base > 0
     mix[has] = rng.gamma(1.8 * base[has] / base.sum(axis=1, keepdims=True).repeat(3, 1)[has])
@@ -354,7 +386,7 @@ def draw_persons(
     household_of = np.full(n, -1)
     if n_house >= 2:
         members = rng.choice(buyers, n_house, replace=False)
-        primaries, secondaries = members[: n_house // 2], members[n_house // 2:]
+        primaries, secondaries = members[: n_house // 2], members[n_house // 2 :]
         household_of[secondaries] = primaries
         country[secondaries] = country[primaries]
         city[secondaries] = city[primaries]
@@ -374,28 +406,32 @@ def draw_persons(
     first_s = labels(_FIRST_NAMES, names.first).alias("first_name")
     last_s = labels(_LAST_NAMES, names.last).alias("last_name")
     owner = np.concatenate([index, index])
-    candidates = pl.concat([
-        _email_candidates(rng, first_s, last_s, country, birth_year),
-        _email_candidates(rng, first_s, last_s, country, birth_year),
-    ])
+    candidates = pl.concat(
+        [
+            _email_candidates(rng, first_s, last_s, country, birth_year),
+            _email_candidates(rng, first_s, last_s, country, birth_year),
+        ]
+    )
     unique = emails.make_unique(candidates, owner)
     email = unique.slice(0, n)
     email_new = unique.slice(n, n)
     # How the person typed it at signup: mostly lower case, some capitalised.
     typed = pl.select(
-        pl.when(pl.Series(rng.random(n) < 0.12))
-        .then(email.str.to_titlecase())
-        .otherwise(email)
+        pl.when(pl.Series(rng.random(n) < 0.12)).then(email.str.to_titlecase()).otherwise(email)
     ).to_series()
     typed = typed.scatter(secondaries, typed.gather(primary_of))
     email_new = email_new.scatter(secondaries, typed.gather(primary_of))
 
     # Phone numbers in a '555' block, to look fictional.
-    phone = pl.select(pl.concat_str([
-        labels(tuple(c.phone_prefix for c in COUNTRIES), country),
-        pl.lit(" 555 "),
-        pl.Series(rng.integers(0, 10_000_000, n)).cast(pl.String).str.zfill(7),
-    ]).alias("phone")).to_series()
+    phone = pl.select(
+        pl.concat_str(
+            [
+                labels(tuple(c.phone_prefix for c in COUNTRIES), country),
+                pl.lit(" 555 "),
+                pl.Series(rng.integers(0, 10_000_000, n)).cast(pl.String).str.zfill(7),
+            ]
+        ).alias("phone")
+    ).to_series()
 
     erased_s = np.full(n, np.inf)
     n_erase = rng.binomial(n, ERASURE_SHARE)
@@ -407,9 +443,11 @@ def draw_persons(
 
     return Persons(
         n=n,
-        person_id=pl.select(pl.concat_str([
-            pl.lit("H"), pl.Series(index).cast(pl.String).str.zfill(8)
-        ]).alias("person_id")).to_series(),
+        person_id=pl.select(
+            pl.concat_str([pl.lit("H"), pl.Series(index).cast(pl.String).str.zfill(8)]).alias(
+                "person_id"
+            )
+        ).to_series(),
         country=country,
         city=city,
         postal_code=postal.alias("postal_code"),
