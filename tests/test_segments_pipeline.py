@@ -1,0 +1,84 @@
+"""Scores and segments of a real pipeline run on the demo data (the session's warehouse)."""
+
+from __future__ import annotations
+
+from tests.conftest import BuiltWarehouse, query
+
+MONTH = "2025-12-01"
+NUMERIC_SCORES = (
+    "recency_days",
+    "frequency",
+    "order_count",
+    "monetary_total",
+    "avg_order_value",
+    "clv_historical",
+    "p_alive",
+    "expected_orders_12m",
+    "predicted_clv_12m",
+)
+
+
+def test_a_snapshot_holds_exactly_the_customers_first_seen_by_its_last_day(
+    demo_warehouse: BuiltWarehouse,
+):
+    path = demo_warehouse.settings.duckdb_path
+    expected = query(
+        path,
+        "select count(*) from marts.dim_customers where first_seen_at < date '2026-01-01'",
+    )[0][0]
+    scored, segmented = query(
+        path,
+        f"""
+        select
+            (select count(distinct customer_id) from marts.customer_scores
+             where snapshot_month = date '{MONTH}'),
+            (select count(*) from marts.customer_segments where snapshot_month = date '{MONTH}')
+        """,
+    )[0]
+    assert expected > 1000
+    assert scored == segmented == expected
+
+
+def test_no_published_score_is_nan_or_infinite(demo_warehouse: BuiltWarehouse):
+    path = demo_warehouse.settings.duckdb_path
+    checks = " + ".join(f"count(*) filter (where isnan({c}) or isinf({c}))" for c in NUMERIC_SCORES)
+    assert query(path, f"select {checks} from marts.customer_scores")[0][0] == 0
+    bad_params = query(
+        path,
+        "select count(*) from marts.clv_model_params where value is null "
+        "or isnan(value) or isinf(value)",
+    )[0][0]
+    assert bad_params == 0
+
+
+def test_every_customer_has_one_stage_segment_and_a_reason(demo_warehouse: BuiltWarehouse):
+    path = demo_warehouse.settings.duckdb_path
+    missing = query(
+        path,
+        f"""
+        select count(*) from marts.customer_segments
+        where snapshot_month = date '{MONTH}' and (
+            lifecycle_stage is null or segment is null or value_tier is null
+            or cluster_name is null or length(segment_reason) < 10)
+        """,
+    )[0][0]
+    assert missing == 0
+    stages = {
+        r[0] for r in query(path, "select distinct lifecycle_stage from marts.customer_segments")
+    }
+    assert {"prospect", "new", "active", "at_risk", "lapsed"} <= stages
+
+
+def test_clv_parameters_are_published_with_their_time_unit(demo_warehouse: BuiltWarehouse):
+    rows = query(
+        demo_warehouse.settings.duckdb_path,
+        f"""
+        select model, parameter, time_unit, customers_fitted from marts.clv_model_params
+        where snapshot_month = date '{MONTH}' order by model, parameter
+        """,
+    )
+    names = {(model, parameter) for model, parameter, _, _ in rows}
+    assert {("bg_nbd", p) for p in ("r", "alpha", "a", "b")} <= names
+    assert {("gamma_gamma", p) for p in ("p", "q", "gamma")} <= names
+    assert {unit for model, _, unit, _ in rows if model == "bg_nbd"} == {"week"}
+    assert all(fitted > 100 for _, _, _, fitted in rows)
