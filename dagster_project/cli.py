@@ -51,7 +51,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from dagster_project.lib.job_runner import run_months, summarize_warehouse
 
     months = _months_from_args(args)
-    outcome = run_months(months, quiet=args.quiet)
+    outcome = run_months(
+        months,
+        quiet=args.quiet,
+        progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     if not outcome.success:
         print(f"segmentwerk run failed: {outcome.reason}", file=sys.stderr)
         return 1

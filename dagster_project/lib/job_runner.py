@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -59,7 +60,9 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "the run did not succeed"
 
 
-def run_months(months: list[date], *, quiet: bool = False) -> RunOutcome:
+def run_months(
+    months: list[date], *, quiet: bool = False, progress: Callable[[str], None] | None = None
+) -> RunOutcome:
     from dagster_project.definitions import defs
 
     definitions = defs()
@@ -82,6 +85,9 @@ def run_months(months: list[date], *, quiet: bool = False) -> RunOutcome:
         for index, month in enumerate(months):
             if index > 0 and not partitioned:
                 break  # nothing month-specific left to compute
+            if progress is not None:
+                scope = "unify + score + publish" if index == 0 else "score + publish"
+                progress(f"snapshot {month:%Y-%m} ({index + 1}/{len(months)}): {scope}")
             selection = None if index == 0 else partitioned + publication
             result = job.execute_in_process(
                 partition_key=partition_key(month),
