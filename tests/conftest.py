@@ -22,7 +22,7 @@ from dagster_project.lib.settings import Settings, load_settings
 os.environ.pop("DAGSTER_HOME", None)
 
 DEMO_END_MONTH = "2025-12"
-DEMO_MONTHS = 14
+DEMO_MONTHS = 26
 DEMO_CUSTOMERS = 2000
 
 

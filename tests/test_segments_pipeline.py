@@ -82,3 +82,28 @@ def test_clv_parameters_are_published_with_their_time_unit(demo_warehouse: Built
     assert {("gamma_gamma", p) for p in ("p", "q", "gamma")} <= names
     assert {unit for model, _, unit, _ in rows if model == "bg_nbd"} == {"week"}
     assert all(fitted > 100 for _, _, _, fitted in rows)
+
+
+def test_predicted_orders_are_calibrated_against_the_following_year(
+    demo_warehouse: BuiltWarehouse,
+):
+    """Score 2024-12 (14 months of history) and compare with what 2025 actually brought."""
+    from datetime import date
+
+    import duckdb
+
+    from dagster_project.lib.scoring.calibration import calibration_by_frequency
+
+    con = duckdb.connect(str(demo_warehouse.settings.duckdb_path), read_only=True)
+    try:
+        table = calibration_by_frequency(con, date(2024, 12, 1))
+    finally:
+        con.close()
+    print(f"\nBG/NBD calibration, snapshot 2024-12 vs purchase days in 2025:\n{table}")
+    total = table.filter(table["frequency_group"] == "total").row(0, named=True)
+    assert total["customers"] > 300
+    assert 0.75 <= total["ratio"] <= 1.25
+    # More past purchases, more predicted purchases: the model ranks customers correctly.
+    groups = table.filter(table["frequency_group"] != "total")
+    per_customer = (groups["predicted"] / groups["customers"]).to_list()
+    assert per_customer == sorted(per_customer)
