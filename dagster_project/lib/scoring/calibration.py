@@ -29,7 +29,7 @@ FREQUENCY_GROUPS = [
 def calibration_by_frequency(
     con: duckdb.DuckDBPyConnection,
     snapshot_month: date,
-    params: ScoringParameters = ScoringParameters(),
+    params: ScoringParameters | None = None,
     *,
     orders: str = "marts.fct_orders",
     customers: str = "marts.dim_customers",
@@ -38,7 +38,9 @@ def calibration_by_frequency(
     as_of = month_end(snapshot_month)
     horizon_end = month_end(add_months(snapshot_month, 12))
     facts = customer_purchase_facts(con, as_of, orders=orders, customers=customers, web_events=None)
-    scores = score_customers(facts, snapshot_month, params).scores.filter(pl.col("order_count") > 0)
+    scores = score_customers(facts, snapshot_month, params or ScoringParameters()).scores.filter(
+        pl.col("order_count") > 0
+    )
     actual = con.sql(
         f"""
         select customer_id, count(distinct cast(ordered_at as date)) as actual_orders
