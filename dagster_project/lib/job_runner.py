@@ -61,8 +61,13 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
 
 
 def run_months(
-    months: list[date], *, quiet: bool = False, progress: Callable[[str], None] | None = None
+    months: list[date],
+    *,
+    quiet: bool = False,
+    progress: Callable[[str], None] | None = None,
+    unify: bool = True,
 ) -> RunOutcome:
+    """Run the job for each month in order; `unify=False` reuses the current unification."""
     from dagster_project.definitions import defs
 
     definitions = defs()
@@ -83,12 +88,13 @@ def run_months(
         contextlib.redirect_stdout(log),
     ):
         for index, month in enumerate(months):
-            if index > 0 and not partitioned:
+            full_run = index == 0 and unify
+            if not full_run and not partitioned:
                 break  # nothing month-specific left to compute
             if progress is not None:
-                scope = "unify + score + publish" if index == 0 else "score + publish"
+                scope = "unify + score + publish" if full_run else "score + publish"
                 progress(f"snapshot {month:%Y-%m} ({index + 1}/{len(months)}): {scope}")
-            selection = None if index == 0 else partitioned + publication
+            selection = None if full_run else partitioned + publication
             result = job.execute_in_process(
                 partition_key=partition_key(month),
                 instance=instance,

@@ -37,16 +37,16 @@ NO_REASON = "no attribute above the average buyer"
 WEB_WINDOW_DAYS = 90
 
 # The model's attributes and how a level reads in `top_reasons` ("age 35-44").
-ATTRIBUTE_LABELS: dict[str, str] = {
-    "country": "country",
-    "region": "region",
-    "age_band": "age",
-    "gender": "gender",
-    "marketing_opt_in": "marketing opt-in",
-    "prospect_source": "source",
-    "web_engagement": f"web active days in {WEB_WINDOW_DAYS}:",
+REASON_TEMPLATES: dict[str, str] = {
+    "country": "country {}",
+    "region": "region {}",
+    "age_band": "age {}",
+    "gender": "gender {}",
+    "marketing_opt_in": "marketing opt-in {}",
+    "prospect_source": "source {}",
+    "web_engagement": f"web active {{}} of the last {WEB_WINDOW_DAYS} days",
 }
-ATTRIBUTES = tuple(ATTRIBUTE_LABELS)
+ATTRIBUTES = tuple(REASON_TEMPLATES)
 
 SCORE_SCHEMA: dict[str, pl.DataType] = {
     "snapshot_month": pl.Date(),
@@ -95,6 +95,7 @@ class LookalikeResult:
     target: str  # what was learned: the segment, or the value tier standing in for it
     target_customers: int
     buyers: int
+    method: str  # "logistic regression", or "base rate" when the data are too thin
     holdout_auc: float | None
     note: str | None  # why the target or the model fell back, if it did
 
@@ -227,7 +228,7 @@ def lookalike_features(attributes: pl.DataFrame, as_of: date) -> pl.DataFrame:
         .then(pl.lit("3+"))
         .when(web_days >= 1)
         .then(pl.lit("1-2"))
-        .otherwise(pl.lit("none"))
+        .otherwise(pl.lit("0"))
         .alias("web_engagement"),
     ).drop("postal_code", "birth_date", "birth_year", "web_active_days")
 
@@ -290,12 +291,12 @@ def fit_lookalike_model(
 
 
 def _labels(vocabulary: dict[str, tuple[str, ...]]) -> np.ndarray:
-    """Reason text per one-hot column; None for levels that are no reason (unknown, other)."""
-    labels: list[str | None] = []
-    for attribute in ATTRIBUTES:
-        for level in vocabulary[attribute]:
-            informative = level not in (UNKNOWN, OTHER)
-            labels.append(f"{ATTRIBUTE_LABELS[attribute]} {level}" if informative else None)
+    """Reason text per one-hot column; "" for levels that are no reason (unknown, other)."""
+    labels = [
+        REASON_TEMPLATES[attribute].format(level) if level not in (UNKNOWN, OTHER) else ""
+        for attribute in ATTRIBUTES
+        for level in vocabulary[attribute]
+    ]
     return np.array(labels, dtype=object)
 
 
@@ -308,7 +309,8 @@ def apply_lookalike_model(
     # One active level per attribute, so the linear predictor is the sum of the active weights.
     logit = weights.sum(axis=1) + model.classifier.intercept_[0] + model.prior_logit
     labels = _labels(model.vocabulary)[codes]
-    lift = np.where(labels != None, weights - model.baseline, -np.inf)  # noqa: E711 (elementwise)
+    # how far each level lifts the score above the average buyer; no reason can't be chosen
+    lift = np.where(labels != "", weights - model.baseline, -np.inf)
     order = np.argsort(-lift, axis=1, kind="stable")[:, :top_reasons]
     slots = []
     for slot in range(order.shape[1]):
@@ -357,7 +359,7 @@ def _choose_target(
         return params.target_segment, in_segment, None
     note = (
         f"segment {params.target_segment!r} has {members} customers "
-        f"(< {params.min_target_customers}); learned value tier {params.top_value_tier!r} instead"
+        f"(< {params.min_target_customers}); value tier {params.top_value_tier!r} stands in"
     )
     return (
         f"value tier {params.top_value_tier}",
@@ -431,4 +433,4 @@ def score_lookalikes(
         )
         .cast(SCORE_SCHEMA)
     )
-    return LookalikeResult(scores, target, positives, buyers.height, auc, note)
+    return LookalikeResult(scores, target, positives, buyers.height, method, auc, note)

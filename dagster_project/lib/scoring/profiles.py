@@ -36,6 +36,9 @@ from dagster_project.lib.scoring.segmentation import CLUSTER_FEATURES
 DIMENSIONS = ("segment", "lifecycle_stage", "value_tier", "cluster_name")
 UNASSIGNED = "(unassigned)"
 NO_PERSONA = "no distinctive attributes"
+# Attributes a customer either has or not (several values each), as opposed to attributes
+# with one value per customer that may be unknown (country, main channel, ...).
+_PRESENCE_ATTRIBUTES = ("source_systems", "web_engagement")
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "snapshot_month": pl.Date(),
@@ -125,7 +128,7 @@ web as (
       and e.occurred_at < $day_after
       and cast(e.occurred_at as date) > $as_of - interval 365 day
 ),
-attributes as (
+attribute_rows as (
     select customer_id, 'country' as attribute, country as value from customers
     union all
     select customer_id, 'age_band', age_band from customers
@@ -155,6 +158,9 @@ attributes as (
     qualify row_number() over (partition by customer_id order by n desc, category) = 1
     union all
     select customer_id, 'web_engagement', event_type from web
+),
+attributes as (
+    select distinct customer_id, attribute, value from attribute_rows where value is not null
 )
 """
 
@@ -201,24 +207,46 @@ def segment_metrics(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame
 
 
 def attribute_lifts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame:
-    """Per (dimension, segment, attribute, value): holders, share in segment and base, lift."""
+    """Per (dimension, segment, attribute, value): holders, support and lift.
+
+    `share_in_segment` (the support) is the share of the whole segment holding the value. The
+    lift compares shares among the customers whose attribute is known: prospects have no main
+    channel and shop-only customers no country, so against the whole base every buyer segment
+    would look over-represented in every channel and every segment with a CRM record in every
+    country. Presence attributes (source systems, web engagement) are known for everyone.
+    """
+    presence = ", ".join(f"('{a}')" for a in _PRESENCE_ATTRIBUTES)
     return con.sql(
         f"""
         with memberships as ({_MEMBERSHIPS}),
         {_ATTRIBUTES},
+        known as (
+            select distinct customer_id, attribute from attributes
+            union
+            select customer_id, attribute
+            from population cross join (values {presence}) as presence (attribute)
+        ),
         segment_sizes as (
             select dimension, segment, count(*) as segment_customers
             from memberships group by all
         ),
+        known_in_segment as (
+            select m.dimension, m.segment, k.attribute, count(*) as known_customers
+            from memberships as m
+            inner join known as k using (customer_id)
+            group by all
+        ),
         base as (
-            select attribute, value, count(*) / (select count(*) from population) as share_in_base
-            from attributes where value is not null group by all
+            select a.attribute, a.value, count(*) / any_value(k.known_customers) as share_in_base
+            from attributes as a
+            inner join (select attribute, count(*) as known_customers from known group by all)
+                as k using (attribute)
+            group by all
         ),
         held as (
             select m.dimension, m.segment, a.attribute, a.value, count(*) as customers
             from memberships as m
             inner join attributes as a using (customer_id)
-            where a.value is not null
             group by all
         )
         select
@@ -228,10 +256,10 @@ def attribute_lifts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame
             h.value,
             h.customers,
             h.customers / z.segment_customers as share_in_segment,
-            b.share_in_base,
-            h.customers / z.segment_customers / b.share_in_base as lift
+            h.customers / k.known_customers / b.share_in_base as lift
         from held as h
         inner join segment_sizes as z using (dimension, segment)
+        inner join known_in_segment as k using (dimension, segment, attribute)
         inner join base as b using (attribute, value)
         """,
         params=_snapshot_params(month),
