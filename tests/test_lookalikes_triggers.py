@@ -15,8 +15,10 @@ import polars as pl
 import pytest
 
 from dagster_project.lib.scoring.lookalikes import (
+    NO_REASON,
     THIN_DATA_REASON,
     LookalikeParameters,
+    LookalikeResult,
     load_lookalike_attributes,
     score_lookalikes,
 )
@@ -31,6 +33,55 @@ from dagster_project.lib.scoring.triggers import (
 MONTH = date(2026, 3, 1)
 AS_OF = date(2026, 3, 31)
 UPDATED = datetime(2025, 1, 10, 9, 0)
+
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "marts.customer_segments": {
+        "snapshot_month": pl.Date(),
+        "customer_id": pl.Utf8(),
+        "lifecycle_stage": pl.Utf8(),
+        "value_tier": pl.Utf8(),
+        "segment": pl.Utf8(),
+    },
+    "marts.customer_scores": {
+        "snapshot_month": pl.Date(),
+        "customer_id": pl.Utf8(),
+        "frequency": pl.Int64(),
+        "recency_days": pl.Int64(),
+        "tenure_days": pl.Int64(),
+        "last_purchase_day": pl.Date(),
+    },
+    "marts.customer_identity_map": {
+        "source_system": pl.Utf8(),
+        "source_key": pl.Utf8(),
+        "customer_id": pl.Utf8(),
+    },
+    "staging.stg_crm__customers": {
+        "customer_no": pl.Utf8(),
+        "birth_date": pl.Date(),
+        "gender": pl.Utf8(),
+        "postal_code": pl.Utf8(),
+        "country": pl.Utf8(),
+        "marketing_opt_in": pl.Boolean(),
+        "contract_end_date": pl.Date(),
+        "updated_at": pl.Datetime("us"),
+        "source_file": pl.Utf8(),
+        "source_line": pl.Int64(),
+    },
+    "staging.stg_marketing__prospects": {
+        "prospect_id": pl.Utf8(),
+        "postal_code": pl.Utf8(),
+        "country": pl.Utf8(),
+        "birth_year": pl.Int32(),
+        "prospect_source": pl.Utf8(),
+        "created_at": pl.Datetime("us"),
+    },
+    "marts.fct_web_events": {
+        "customer_id": pl.Utf8(),
+        "occurred_at": pl.Datetime("us"),
+        "event_type": pl.Utf8(),
+    },
+}
 
 
 def _crm(customer_no: str, **fields: object) -> dict[str, object]:
@@ -121,46 +172,21 @@ class Warehouse:
         )
 
     def write(self, path: Path) -> Path:
-        schemas = {
-            "marts.customer_segments": (self.segments, None),
-            "marts.customer_scores": (
-                self.scores,
-                {"frequency": pl.Int64, "recency_days": pl.Int64, "tenure_days": pl.Int64},
-            ),
-            "marts.customer_identity_map": (self.identity, None),
-            "staging.stg_crm__customers": (
-                self.crm,
-                {
-                    "birth_date": pl.Date,
-                    "gender": pl.Utf8,
-                    "postal_code": pl.Utf8,
-                    "country": pl.Utf8,
-                    "marketing_opt_in": pl.Boolean,
-                    "contract_end_date": pl.Date,
-                },
-            ),
-            "staging.stg_marketing__prospects": (
-                self.prospects,
-                {
-                    "postal_code": pl.Utf8,
-                    "country": pl.Utf8,
-                    "birth_year": pl.Int32,
-                    "prospect_source": pl.Utf8,
-                },
-            ),
+        tables = {
+            "marts.customer_segments": self.segments,
+            "marts.customer_scores": self.scores,
+            "marts.customer_identity_map": self.identity,
+            "staging.stg_crm__customers": self.crm,
+            "staging.stg_marketing__prospects": self.prospects,
+            "marts.fct_web_events": [],
         }
         con = duckdb.connect(str(path))
         try:
             con.execute("create schema marts; create schema staging")
-            for table, (rows, overrides) in schemas.items():
-                frame = pl.DataFrame(rows, schema_overrides=overrides, infer_schema_length=None)
-                con.register("rows", frame)
+            for table, rows in tables.items():
+                con.register("rows", pl.DataFrame(rows, schema=SCHEMAS[table]))
                 con.execute(f"create table {table} as select * from rows")
                 con.unregister("rows")
-            con.execute(
-                "create table marts.fct_web_events (customer_id varchar, occurred_at timestamp, "
-                "event_type varchar)"
-            )
         finally:
             con.close()
         return path
@@ -211,10 +237,11 @@ def _lookalike_warehouse(vips: int = 30, high_tier: int = 30) -> Warehouse:
     return wh
 
 
-def _score(path: Path, params: LookalikeParameters = LookalikeParameters()):
+def _score(path: Path, params: LookalikeParameters | None = None) -> LookalikeResult:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return score_lookalikes(load_lookalike_attributes(con, MONTH), MONTH, params)
+        attributes = load_lookalike_attributes(con, MONTH)
+        return score_lookalikes(attributes, MONTH, params or LookalikeParameters())
     finally:
         con.close()
 
@@ -239,7 +266,7 @@ def test_prospects_like_the_vips_outrank_the_others(tmp_path: Path) -> None:
     reasons = set(twin["top_reasons"].split(", "))
     assert reasons <= {"region DE-80", "age 35-44", "source lead_form", "country DE"}
     assert {"region DE-80", "age 35-44"} & reasons
-    assert "13" not in scores.row(2, named=True)["top_reasons"]
+    assert scores.row(2, named=True)["top_reasons"] == NO_REASON
     assert result.target_customers == 30 and result.buyers == 150
     assert result.holdout_auc is not None and result.holdout_auc > 0.9
 

@@ -55,22 +55,27 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def replace_snapshot(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, snapshot_month: date
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    snapshot_month: date,
+    *,
+    month_column: str = "snapshot_month",
 ) -> int:
     """Make `frame` the rows of `snapshot_month` in `table`, in one transaction.
 
     Re-running a month replaces exactly that month's rows and leaves every other month as it
     was, which makes monthly runs idempotent.
     """
-    if "snapshot_month" not in frame.columns or frame["snapshot_month"].n_unique() > 1:
-        raise ValueError(f"{table}: a snapshot frame holds exactly one snapshot_month")
+    if month_column not in frame.columns or frame[month_column].n_unique() > 1:
+        raise ValueError(f"{table}: a snapshot frame holds exactly one {month_column}")
     schema = table.split(".")[0]
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {schema}")
         con.register("_snapshot_frame", frame)
         con.execute(f"create table if not exists {table} as select * from _snapshot_frame limit 0")
-        con.execute(f"delete from {table} where snapshot_month = ?", [snapshot_month])
+        con.execute(f"delete from {table} where {month_column} = ?", [snapshot_month])
         con.execute(f"insert into {table} by name select * from _snapshot_frame")
         con.execute("commit")
     except Exception:

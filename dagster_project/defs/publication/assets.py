@@ -7,6 +7,7 @@ from dagster_project.defs.scoring.assets import (
     CUSTOMER_SCORES,
     CUSTOMER_SEGMENTS,
 )
+from dagster_project.defs.scoring.migrations import SEGMENT_MIGRATIONS, SEGMENT_SIZES
 from dagster_project.defs.unification.dbt_models import unification_dbt_models
 from dagster_project.lib.publication import publish_warehouse
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
@@ -20,6 +21,8 @@ PUBLISHED_GROUPS = {"marts", "audit"}
         CUSTOMER_SCORES,
         CLV_MODEL_PARAMS,
         CUSTOMER_SEGMENTS,
+        SEGMENT_MIGRATIONS,
+        SEGMENT_SIZES,
     ],
     group_name="publication",
     kinds={"duckdb", "parquet"},

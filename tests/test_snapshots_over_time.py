@@ -1,0 +1,115 @@
+"""Snapshots over time: migrations conserve customers; nothing after a month leaks into it."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date
+from pathlib import Path
+
+from tests.conftest import BuiltWarehouse, DemoSet, query, run_pipeline
+
+
+def test_every_migration_flow_conserves_customers(demo_warehouse: BuiltWarehouse):
+    path = demo_warehouse.settings.duckdb_path
+    sizes = {
+        month: query(
+            path,
+            f"select count(*) from marts.customer_segments where snapshot_month = '{month}'",
+        )[0][0]
+        for month in ("2025-11-01", "2025-12-01")
+    }
+    flows = query(
+        path,
+        """
+        select dimension,
+               sum(customers) filter (where from_segment <> '(new)'),
+               sum(customers) filter (where to_segment <> '(gone)'),
+               count(*)
+        from marts.segment_migrations
+        where from_month = '2025-11-01' and to_month = '2025-12-01'
+        group by dimension order by dimension
+        """,
+    )
+    assert [f[0] for f in flows] == ["cluster_name", "lifecycle_stage", "segment", "value_tier"]
+    for dimension, leaving, arriving, _ in flows:
+        assert leaving == sizes["2025-11-01"], dimension
+        assert arriving == sizes["2025-12-01"], dimension
+    # Per segment, too: what leaves a November segment is exactly its November size.
+    mismatches = query(
+        path,
+        """
+        with out_flows as (
+            select dimension, from_segment as segment, sum(customers) as n
+            from marts.segment_migrations where to_month = '2025-12-01'
+              and from_segment <> '(new)' group by all
+        )
+        select o.dimension, o.segment, o.n, s.customers
+        from out_flows o
+        join marts.segment_sizes s
+          on s.dimension = o.dimension and s.segment = o.segment
+         and s.snapshot_month = '2025-11-01'
+        where o.n <> s.customers
+        """,
+    )
+    assert mismatches == []
+    new_customers = query(
+        path,
+        """
+        select sum(customers) from marts.segment_migrations
+        where to_month = '2025-12-01' and dimension = 'segment' and from_segment = '(new)'
+        """,
+    )[0][0]
+    assert new_customers == sizes["2025-12-01"] - sizes["2025-11-01"]  # nobody left
+
+
+def _append_future_orders(landing: Path, month: str, amount: str) -> int:
+    """Orders of known customers, dated after the snapshot, with the same identity keys."""
+    source = sorted((landing / "shop_orders").glob("*.csv"))[-1]
+    with source.open(encoding="utf-8", newline="") as handle:
+        rows = [
+            r for r in csv.DictReader(handle) if r["customer_no"] and r["status"] == "completed"
+        ]
+    future = landing / "shop_orders" / f"shop_orders_{month}.csv"
+    with future.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for i, row in enumerate(rows[:200]):
+            writer.writerow(
+                row
+                | {
+                    "order_id": f"WFUTURE{i}",
+                    "ordered_at": f"{month}-15 12:00:00",
+                    "amount": amount,
+                }
+            )
+    return min(len(rows), 200)
+
+
+def test_orders_after_a_months_end_do_not_change_its_snapshot(demo_set: DemoSet, tmp_path: Path):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    shutil.copytree(demo_set.landing_dir, landing)
+    tables = ("marts.customer_scores", "marts.customer_segments", "marts.clv_model_params")
+
+    def digest() -> dict[str, tuple]:
+        return {
+            t: query(
+                warehouse,
+                f"select count(*), sum(hash(columns(*))) from {t} "
+                "where snapshot_month = '2025-11-01'",
+            )[0]
+            for t in tables
+        }
+
+    assert run_pipeline(landing, warehouse, [date(2025, 11, 1)]).success
+    before = digest()
+    # December orders already exist in the landing zone; add big January orders on top.
+    assert _append_future_orders(landing, "2026-01", "9999.00") > 50
+    assert run_pipeline(landing, warehouse, [date(2025, 11, 1)]).success
+    assert (
+        query(warehouse, "select count(*) from marts.fct_orders where order_id like 'WFUTURE%'")[0][
+            0
+        ]
+        > 50
+    )
+    assert digest() == before
