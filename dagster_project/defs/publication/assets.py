@@ -2,13 +2,8 @@
 
 import dagster as dg
 
-from dagster_project.defs.scoring.assets import (
-    CLV_MODEL_PARAMS,
-    CUSTOMER_SCORES,
-    CUSTOMER_SEGMENTS,
-)
-from dagster_project.defs.scoring.migrations import SEGMENT_MIGRATIONS, SEGMENT_SIZES
 from dagster_project.defs.unification.dbt_models import unification_dbt_models
+from dagster_project.lib.asset_keys import MONTHLY_MARTS
 from dagster_project.lib.publication import publish_warehouse
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
 
@@ -18,11 +13,7 @@ PUBLISHED_GROUPS = {"marts", "audit"}
 @dg.asset(
     deps=[
         *(spec.key for spec in unification_dbt_models.specs if spec.group_name in PUBLISHED_GROUPS),
-        CUSTOMER_SCORES,
-        CLV_MODEL_PARAMS,
-        CUSTOMER_SEGMENTS,
-        SEGMENT_MIGRATIONS,
-        SEGMENT_SIZES,
+        *MONTHLY_MARTS,
     ],
     group_name="publication",
     kinds={"duckdb", "parquet"},

@@ -7,10 +7,15 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
-from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.defs.jobs import monthly_partitions
-from dagster_project.defs.unification.dbt_models import unification_dbt_models
+from dagster_project.defs.unification.dbt_models import dbt_model_key
+from dagster_project.lib.asset_keys import (
+    CUSTOMER_SCORES,
+    CUSTOMER_SEGMENTS,
+    CUSTOMER_TRIGGERS,
+    PROSPECT_SCORES,
+)
 from dagster_project.lib.scoring import triggers
 from dagster_project.lib.scoring.lookalikes import (
     LookalikeParameters,
@@ -20,21 +25,11 @@ from dagster_project.lib.scoring.lookalikes import (
 from dagster_project.lib.scoring.segment_rules import load_rules
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource, replace_snapshot
 
-CUSTOMER_SEGMENTS = dg.AssetKey(["marts", "customer_segments"])
-CUSTOMER_SCORES = dg.AssetKey(["marts", "customer_scores"])
-PROSPECT_SCORES = dg.AssetKey(["marts", "prospect_scores"])
-CUSTOMER_TRIGGERS = dg.AssetKey(["marts", "customer_triggers"])
-
-
-def _model_key(name: str) -> dg.AssetKey:
-    return get_asset_key_for_model([unification_dbt_models], name)
-
-
 # The dbt models read directly besides the scores and segments (internal staging data included).
-IDENTITY_MAP = _model_key("customer_identity_map")
-CRM_CUSTOMERS = _model_key("stg_crm__customers")
-PROSPECTS = _model_key("stg_marketing__prospects")
-WEB_EVENTS = _model_key("fct_web_events")
+IDENTITY_MAP = dbt_model_key("customer_identity_map")
+CRM_CUSTOMERS = dbt_model_key("stg_crm__customers")
+PROSPECTS = dbt_model_key("stg_marketing__prospects")
+WEB_EVENTS = dbt_model_key("fct_web_events")
 
 
 class LookalikeConfig(dg.Config):

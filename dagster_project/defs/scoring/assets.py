@@ -4,10 +4,10 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
-from dagster_dbt import get_asset_key_for_model
 
 from dagster_project.defs.jobs import monthly_partitions
-from dagster_project.defs.unification.dbt_models import unification_dbt_models
+from dagster_project.defs.unification.dbt_models import dbt_model_key
+from dagster_project.lib.asset_keys import CLV_MODEL_PARAMS, CUSTOMER_SCORES, CUSTOMER_SEGMENTS
 from dagster_project.lib.months import month_end
 from dagster_project.lib.scoring.customer_scores import ScoringParameters, score_customers
 from dagster_project.lib.scoring.purchases import customer_purchase_facts
@@ -19,15 +19,11 @@ from dagster_project.lib.scoring.segmentation import (
 )
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource, replace_snapshot
 
-
-def _model_key(name: str) -> dg.AssetKey:
-    return get_asset_key_for_model([unification_dbt_models], name)
-
-
-UNIFIED = [_model_key("fct_orders"), _model_key("dim_customers"), _model_key("fct_web_events")]
-CUSTOMER_SCORES = dg.AssetKey(["marts", "customer_scores"])
-CLV_MODEL_PARAMS = dg.AssetKey(["marts", "clv_model_params"])
-CUSTOMER_SEGMENTS = dg.AssetKey(["marts", "customer_segments"])
+UNIFIED = [
+    dbt_model_key("fct_orders"),
+    dbt_model_key("dim_customers"),
+    dbt_model_key("fct_web_events"),
+]
 
 
 class ScoringConfig(dg.Config):

@@ -6,12 +6,15 @@ import dagster as dg
 import polars as pl
 
 from dagster_project.defs.jobs import monthly_partitions
-from dagster_project.defs.scoring.assets import CUSTOMER_SCORES, CUSTOMER_SEGMENTS, UNIFIED
+from dagster_project.defs.scoring.assets import UNIFIED
+from dagster_project.lib.asset_keys import (
+    CUSTOMER_SCORES,
+    CUSTOMER_SEGMENTS,
+    SEGMENT_MIGRATIONS,
+    SEGMENT_SIZES,
+)
 from dagster_project.lib.scoring.migrations import segment_migrations, segment_sizes, top_movements
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource, replace_snapshot
-
-SEGMENT_MIGRATIONS = dg.AssetKey(["marts", "segment_migrations"])
-SEGMENT_SIZES = dg.AssetKey(["marts", "segment_sizes"])
 
 
 @dg.multi_asset(

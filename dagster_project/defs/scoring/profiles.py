@@ -7,12 +7,9 @@ import dagster as dg
 import polars as pl
 
 from dagster_project.defs.jobs import monthly_partitions
+from dagster_project.lib.asset_keys import CUSTOMER_SCORES, CUSTOMER_SEGMENTS, SEGMENT_PROFILES
 from dagster_project.lib.scoring import profiles
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource, replace_snapshot
-
-SEGMENT_PROFILES = dg.AssetKey(["marts", "segment_profiles"])
-CUSTOMER_SEGMENTS = dg.AssetKey(["marts", "customer_segments"])
-CUSTOMER_SCORES = dg.AssetKey(["marts", "customer_scores"])
 
 
 class ProfileConfig(dg.Config):

@@ -3,7 +3,7 @@
 import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
 
 from dagster_project.lib.dbt_manifest import ensure_manifest
 from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
@@ -37,3 +37,8 @@ def unification_dbt_models(
         # directory does not matter.
         os.environ.update(settings.dbt_env())
         yield from dbt.cli(["build"], context=context).stream()
+
+
+def dbt_model_key(name: str) -> dg.AssetKey:
+    """The asset key of a dbt model, so Python assets never copy a table name."""
+    return get_asset_key_for_model([unification_dbt_models], name)

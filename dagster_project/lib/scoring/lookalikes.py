@@ -35,6 +35,9 @@ OTHER = "other"
 THIN_DATA_REASON = "too few target customers to learn from"
 NO_REASON = "no attribute above the average buyer"
 WEB_WINDOW_DAYS = 90
+# A level is a reason when it lifts the log-odds above the average buyer by more than float
+# noise (a level every buyer shares lifts by exactly zero, up to rounding).
+MIN_REASON_LIFT = 1e-6
 
 # The model's attributes and how a level reads in `top_reasons` ("age 35-44").
 REASON_TEMPLATES: dict[str, str] = {
@@ -315,7 +318,7 @@ def apply_lookalike_model(
     slots = []
     for slot in range(order.shape[1]):
         chosen = order[:, slot : slot + 1]
-        raises = np.take_along_axis(lift, chosen, axis=1)[:, 0] > 0
+        raises = np.take_along_axis(lift, chosen, axis=1)[:, 0] > MIN_REASON_LIFT
         text = np.take_along_axis(labels, chosen, axis=1)[:, 0]
         slots.append(
             pl.Series(f"reason_{slot}", np.where(raises, text, None).tolist(), dtype=pl.Utf8)
@@ -371,13 +374,14 @@ def _choose_target(
 def score_lookalikes(
     attributes: pl.DataFrame,
     snapshot_month: date,
-    params: LookalikeParameters = LookalikeParameters(),
+    params: LookalikeParameters | None = None,
 ) -> LookalikeResult:
     """Scores the snapshot's prospects (and optionally its low-value buyers) against the target.
 
     `attributes` is `load_lookalike_attributes`' frame: one row per customer of the snapshot.
     Rank 1 is the best candidate; ties are broken by customer_id, so ranks are reproducible.
     """
+    params = params or LookalikeParameters()
     features = lookalike_features(attributes.sort("customer_id"), month_end(snapshot_month))
     is_buyer = pl.col("lifecycle_stage") != PROSPECT_STAGE
     buyers = features.filter(is_buyer)

@@ -1,11 +1,12 @@
 """`marts.segment_profiles`: size, value and persona of every segment in one snapshot month.
 
 A persona is the set of customer attributes that are over-represented in a segment against the
-whole base, measured by lift = P(attribute | segment) / P(attribute | all customers). Rare
-attributes reach high lifts by chance, so an attribute only counts when enough of the segment
-holds it (minimum support). The set work (who holds which attribute, counts per segment) is
-DuckDB SQL; ranking and wording are polars; the pictures (a word cloud per segment, a heatmap of
-the behavioural clusters) are rendered to PNG bytes so callers decide where they go.
+whole base, measured by lift = P(attribute | segment) / P(attribute | all customers), both
+among the customers for whom the attribute is known. Rare attributes reach high lifts by
+chance, so an attribute only counts when enough of the segment holds it (minimum support).
+The set work (who holds which attribute, counts per segment) is DuckDB SQL; ranking and
+wording are polars; the pictures (a word cloud per segment, a heatmap of the behavioural
+clusters) are rendered to PNG bytes so callers decide where they go.
 
 Everything is read as of the snapshot's last day: orders and web events dated later are ignored.
 The customer master (`dim_customers`) has no history, so country, age band and the like are the
@@ -493,12 +494,12 @@ def persona_word_cloud(attributes: pl.DataFrame, seed: int = 42, max_words: int 
     The font is the one bundled with `wordcloud` and the layout is seeded, so the same
     attributes give the same bytes.
     """
-    weights = {
-        label: lift * share
-        for label, lift, share in attributes.head(max_words)
-        .select("label", "lift", "share_in_segment")
+    weights = dict(
+        attributes.select("label", weight=pl.col("lift") * pl.col("share_in_segment"))
+        .sort("weight", "label", descending=[True, False])
+        .head(max_words)
         .iter_rows()
-    }
+    )
     cloud = WordCloud(
         width=800,
         height=400,

@@ -171,9 +171,10 @@ def customer_triggers(
     crm: pl.DataFrame,
     scores: pl.DataFrame,
     snapshot_month: date,
-    params: TriggerParameters = TriggerParameters(),
+    params: TriggerParameters | None = None,
 ) -> pl.DataFrame:
     """All triggers of the snapshot month, in the schema of `marts.customer_triggers`."""
+    params = params or TriggerParameters()
     as_of = month_end(snapshot_month)
     parts = [
         birthday_triggers(crm, as_of, params.birthday_horizon_days),
