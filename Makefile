@@ -11,7 +11,10 @@ export UV_PYTHON := $(PYTHON)
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test dev bench lint clean
+.PHONY: install browser demo test dev bench lint clean
+
+# The report test renders HTML in Debian's Chromium; installed once, from Debian's packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(UV):
 	$(PYTHON) -m venv .uv-venv
@@ -27,7 +30,11 @@ demo: install
 	$(BIN)/segmentwerk demo-data
 	$(BIN)/segmentwerk run --last 12
 
-test: install
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 lint: install

@@ -1,4 +1,4 @@
-"""`make dev`: the Dagster UI serves the project from workspace.yaml with its whole lineage."""
+"""`make dev`: the Dagster UI serves the project: lineage, job, schedule and sensor."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ QUERY = """
 {
   assetNodes { assetKey { path } groupName dependencyKeys { path } }
   repositoriesOrError {
-    ... on RepositoryConnection { nodes { name jobs { name } } }
+    ... on RepositoryConnection {
+      nodes { name jobs { name } schedules { name } sensors { name } }
+    }
   }
 }
 """
@@ -79,8 +81,13 @@ def test_dagster_dev_serves_the_lineage_from_landing_to_publication(tmp_path: Pa
         assert "landing/shop_orders" in deps["staging/base_shop__orders"]
         assert "marts/fct_orders" in deps["marts/customer_scores"]
         assert "marts/dim_customers" in deps["published_warehouse"]
-        jobs = {j["name"] for r in data["repositoriesOrError"]["nodes"] for j in r["jobs"]}
+        repositories = data["repositoriesOrError"]["nodes"]
+        jobs = {j["name"] for r in repositories for j in r["jobs"]}
         assert "monthly_resegmentation" in jobs
+        assert {s["name"] for r in repositories for s in r["schedules"]} == {
+            "monthly_resegmentation_schedule"
+        }
+        assert {s["name"] for r in repositories for s in r["sensors"]} == {"landing_zone_sensor"}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -160,3 +160,17 @@ def test_a_grown_k_gets_fresh_ids() -> None:
     large = fit_clusters(_behaviour(2000, 1), FEATURES, k_min=3, k_max=3, seed=7)
     aligned = align_to_previous(large, list(small.cluster_ids), small.raw_centroids())
     assert sorted(aligned.cluster_ids) == [1, 2, 3]
+
+
+def test_value_tiers_can_follow_the_abc_classes() -> None:
+    rules = load_rules()
+    abc_rules = rules.model_copy(
+        update={"value_tier": rules.value_tier.model_copy(update={"feature": "abc_class"})}
+    )
+    features = _segment_features(200, seed=5).with_columns(
+        abc_class=pl.when(pl.col("order_count") > 2).then(pl.lit("A")).otherwise(pl.lit("C"))
+    )
+    tiers = assign_segments(features, abc_rules, "EUR").select("order_count", "value_tier")
+    assert set(tiers.filter(pl.col("order_count") > 2)["value_tier"]) == {"high"}
+    assert set(tiers.filter(pl.col("order_count") == 0)["value_tier"]) == {"none"}
+    assert set(tiers.filter(pl.col("order_count").is_between(1, 2))["value_tier"]) == {"low"}

@@ -64,8 +64,11 @@ class Tier(BaseModel):
 
 
 class ValueTierConfig(BaseModel):
-    feature: Literal["clv_percentile", "revenue_percentile"] = "clv_percentile"
-    tiers: list[Tier]
+    feature: Literal["clv_percentile", "revenue_percentile", "abc_class"] = "clv_percentile"
+    tiers: list[Tier] = Field(default_factory=list)  # for the percentile features
+    abc_tiers: dict[str, str] = Field(  # for feature abc_class
+        default_factory=lambda: {"A": "high", "B": "medium", "C": "low"}
+    )
     no_value_tier: str = "none"
 
 
@@ -294,12 +297,18 @@ def assign_segments(
     tier_config = rules.value_tier
     tier_feature = pl.col(tier_config.feature)
     tier = pl.lit(tier_config.no_value_tier)
-    for t in sorted(tier_config.tiers, key=lambda t: t.min):
-        tier = (
-            pl.when((pl.col("order_count") > 0) & (tier_feature >= t.min))
-            .then(pl.lit(t.tier))
-            .otherwise(tier)
+    if tier_config.feature == "abc_class":
+        mapped = tier_feature.replace_strict(
+            tier_config.abc_tiers, default=tier_config.no_value_tier, return_dtype=pl.Utf8
         )
+        tier = pl.when(pl.col("order_count") > 0).then(mapped).otherwise(tier)
+    else:
+        for t in sorted(tier_config.tiers, key=lambda t: t.min):
+            tier = (
+                pl.when((pl.col("order_count") > 0) & (tier_feature >= t.min))
+                .then(pl.lit(t.tier))
+                .otherwise(tier)
+            )
     tier_reason = pl.when(pl.col("order_count") > 0).then(
         pl.concat_str(
             [
