@@ -34,3 +34,40 @@
         and rates.rate_date = points.asof_rate_date
     where points.is_wanted = 1
 {%- endmacro %}
+
+
+{#-
+    convert_to_reporting(parsed, at_column)
+
+    Three CTEs (wanted_rates, fx_lookup, converted) that add `fx_rate` to every row of the CTE
+    `parsed`: 1 for the reporting currency, else the as-of rate of the row's day (null when
+    there is none, which the caller quarantines). Expects a CTE `fx_rates` in the model.
+-#}
+{% macro convert_to_reporting(parsed, at_column) -%}
+wanted_rates as (
+    select distinct
+        currency,
+        cast({{ at_column }} as date) as rate_day
+    from {{ parsed }}
+    where currency is not null
+        and {{ at_column }} is not null
+        and currency <> '{{ reporting_currency() }}'
+),
+
+fx_lookup as (
+    {{ fx_rate_asof('wanted_rates', 'fx_rates') }}
+),
+
+converted as (
+    select
+        {{ parsed }}.*,
+        case
+            when {{ parsed }}.currency = '{{ reporting_currency() }}' then cast(1 as decimal(18, 8))
+            else fx_lookup.rate_to_reporting
+        end as fx_rate
+    from {{ parsed }}
+    left join fx_lookup
+        on fx_lookup.currency = {{ parsed }}.currency
+        and fx_lookup.rate_day = cast({{ parsed }}.{{ at_column }} as date)
+)
+{%- endmacro %}

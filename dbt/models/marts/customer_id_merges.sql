@@ -5,17 +5,8 @@
 -#}
 with
 
-registry as (
-    select * from {{ ref('int_identity__customer_id_registry') }}
-),
-
 ranked as (
-    select
-        node_key,
-        customer_id,
-        assigned_at,
-        row_number() over (partition by node_key order by assigned_at desc, customer_id) as recency_rank
-    from registry
+    select * from {{ ref('int_identity__registry_history') }}
 ),
 
 current_ids as (

@@ -31,32 +31,7 @@ parsed as (
     from landing
 ),
 
-wanted_rates as (
-    select distinct
-        currency,
-        cast(ordered_at as date) as rate_day
-    from parsed
-    where currency is not null
-        and ordered_at is not null
-        and currency <> '{{ reporting_currency() }}'
-),
-
-fx_lookup as (
-    {{ fx_rate_asof('wanted_rates', 'fx_rates') }}
-),
-
-converted as (
-    select
-        parsed.*,
-        case
-            when parsed.currency = '{{ reporting_currency() }}' then cast(1 as decimal(18, 8))
-            else fx_lookup.rate_to_reporting
-        end as fx_rate
-    from parsed
-    left join fx_lookup
-        on fx_lookup.currency = parsed.currency
-        and fx_lookup.rate_day = cast(parsed.ordered_at as date)
-),
+{{ convert_to_reporting('parsed', 'ordered_at') }},
 
 checked as (
     select
