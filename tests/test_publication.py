@@ -108,3 +108,50 @@ def test_leftovers_of_an_interrupted_publication_are_cleaned_up(tmp_path: Path) 
     versions = sorted(p.name for p in (tmp_path / "published" / "versions").iterdir())
     assert len(versions) == 3 and not any(v.endswith(".tmp") for v in versions)
     assert not list((tmp_path / "published").glob("current.tmp-*"))
+
+
+PUBLISH_LOOP = """
+import sys
+from pathlib import Path
+from dagster_project.lib.publication import publish_warehouse
+build, published, folder = map(Path, sys.argv[1:4])
+print("ready", flush=True)
+while True:
+    publish_warehouse(build, published, folder)
+"""
+
+
+def test_a_publication_killed_at_any_moment_leaves_a_readable_complete_state(tmp_path: Path):
+    import random
+    import subprocess
+    import sys
+    import time
+
+    build, published = tmp_path / "build.duckdb", tmp_path / "warehouse.duckdb"
+    folder = tmp_path / "published"
+    _build(build, 200_000)  # big enough that a copy takes a noticeable moment
+    publish_warehouse(build, published, folder)
+    expected = {"marts.dim_customers": 200_000, "marts.fct_orders": 600_000}
+    rng = random.Random(7)
+    for _ in range(6):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", PUBLISH_LOOP, str(build), str(published), str(folder)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 1.5))
+        writer.kill()  # SIGKILL: no finally blocks, no clean-up
+        writer.wait(timeout=10)
+        reader = duckdb.connect(str(published), read_only=True)
+        try:
+            for table, rows in expected.items():
+                assert _count(reader, table) == rows
+            versions = reader.execute("select distinct version from audit.publication").fetchall()
+            assert len(versions) == 1
+        finally:
+            reader.close()
+    # The next publication recovers without help and tidies what the kills left behind.
+    publish_warehouse(build, published, folder)
+    leftovers = [p.name for p in (folder / "versions").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == [] and not list(folder.glob("current.tmp-*"))
