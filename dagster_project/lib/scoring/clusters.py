@@ -31,6 +31,8 @@ DESCRIPTORS: dict[str, tuple[str, str]] = {
     "share_web": ("web-shop buyers", "rarely in the web shop"),
     "share_mobile": ("mobile", "desktop"),
     "web_sessions_12m": ("engaged online", "rarely online"),
+    "category_breadth": ("buy across categories", "single-category buyers"),
+    "top_category_share": ("category loyal", "category explorers"),
 }
 # A z-score this far from the base makes a feature worth naming.
 NAMING_THRESHOLD = 0.35
@@ -162,9 +164,6 @@ def describe_centroid(z: np.ndarray, feature_names: tuple[str, ...], used: set[s
             break
         name = feature_names[i]
         high, low = DESCRIPTORS.get(name, (f"high {name}", f"low {name}"))
-        if name.startswith("category_"):
-            category = name.removeprefix("category_")
-            high, low = f"{category} lovers", f"few {category} purchases"
         words.append(high if z[i] > 0 else low)
         candidate = ", ".join(words)
         if len(words) >= 2 and candidate not in used:

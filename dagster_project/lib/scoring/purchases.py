@@ -25,14 +25,40 @@ def customer_purchase_facts(
     orders: str = "marts.fct_orders",
     customers: str = "marts.dim_customers",
     web_events: str | None = "marts.fct_web_events",
+    order_lines: str | None = "staging.stg_shop__order_lines",
 ) -> pl.DataFrame:
     """One row per customer first seen by `as_of`; nothing dated after `as_of` is read.
 
     Besides the contract's facts it returns the behaviour mix the clusters use: the share of
-    purchases per channel (web, app, store) and on mobile devices, and web sessions in the last
-    12 months (0 when there is no web-events table).
+    purchases per channel (web, app, store) and on mobile devices, web sessions in the last
+    12 months (0 without a web-events table), and the category mix of shop purchases as two
+    catalogue-independent measures: how many categories a customer buys (`category_breadth`)
+    and how much of their spend goes to their favourite one (`top_category_share`). Category
+    *names* describe segments in the personas; keeping them out of the clustering distance
+    keeps cluster ids comparable from month to month whatever the catalogue does.
     """
     day_after = as_of + timedelta(days=1)
+    categories = (
+        f"""
+        with spend as (
+            select o.customer_id, l.category, sum(l.quantity * l.unit_price) as spend
+            from {order_lines} as l
+            join {orders} as o on o.order_id = l.order_id and o.source_system = 'shop'
+            where o.customer_id is not null and o.status = 'completed'
+              and o.ordered_at < $day_after and l.category is not null
+            group by o.customer_id, l.category
+        )
+        select
+            customer_id,
+            count(*) as category_breadth,
+            max(spend) / nullif(sum(spend), 0) as top_category_share
+        from spend
+        group by customer_id
+        """
+        if order_lines
+        else "select cast(null as varchar) as customer_id, 0 as category_breadth, "
+        "cast(null as double) as top_category_share where false"
+    )
     sessions = (
         f"""
         select customer_id, count(*) as web_sessions_12m
@@ -90,6 +116,7 @@ def customer_purchase_facts(
             group by customer_id
         ),
         sessions as ({sessions}),
+        categories as ({categories}),
         known as (
             select customer_id, cast(first_seen_at as date) as first_seen_day
             from {customers}
@@ -114,11 +141,14 @@ def customer_purchase_facts(
             mix.share_app,
             mix.share_store,
             mix.share_mobile,
-            coalesce(s.web_sessions_12m, 0) as web_sessions_12m
+            coalesce(s.web_sessions_12m, 0) as web_sessions_12m,
+            coalesce(c.category_breadth, 0) as category_breadth,
+            coalesce(c.top_category_share, 0) as top_category_share
         from known as k
         left join per_customer as p using (customer_id)
         left join mix using (customer_id)
         left join sessions as s using (customer_id)
+        left join categories as c using (customer_id)
         order by k.customer_id
         """,
         params={"as_of": as_of, "day_after": day_after},

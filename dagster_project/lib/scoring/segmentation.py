@@ -27,6 +27,8 @@ CLUSTER_FEATURES = (
     "share_store",
     "share_mobile",
     "web_sessions_12m",
+    "category_breadth",
+    "top_category_share",
 )
 # Customers without a purchase have no behaviour to cluster on; they form their own group.
 NO_PURCHASE_CLUSTER = "no purchase yet"
