@@ -44,5 +44,13 @@ lint: install
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# The benchmark (not part of `make test`): installs the optional `bench` group (lifetimes,
+# pymc-marketing) on top of the lock, then runs bench/run.py; BENCH_ARGS="--scales 10000000"
+# opts into 10M. Writes bench/results/latest.json and docs/benchmarks.md.
+BENCH_ARGS ?=
+bench: $(UV)
+	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf warehouse/landing warehouse/demo_truth warehouse/warehouse.* dbt/target dbt/logs

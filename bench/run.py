@@ -1,0 +1,327 @@
+"""`make bench`: segmentwerk against the pandas reference, the DuckDB floor and other CLV fitters.
+
+    python -m bench.run [--scales 100000,1000000] [--backfill-months 12] [--clv LIBS]
+
+For every scale: demo data (cached in bench/data/<N>/), the real monthly job for one month and
+a backfill (each `segmentwerk run` in a fresh warehouse folder and a fresh DAGSTER_HOME, so the
+Dagster step timings can be read back), the pandas + scikit-learn reference, the bare DuckDB
+floor and the BG/NBD fit comparison, each in its own measured subprocess. Writes the JSON
+(`--out`) and the markdown report (`--docs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench.measure import run_measured
+from bench.report import write_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+END_MONTH = "2026-10"
+AS_OF = "2026-10-31"
+CLV_LIBRARIES = ("segmentwerk", "lifetimes", "pymc_marketing")
+
+# Dagster step key -> stage of the issue (first match wins)
+STAGES = (
+    ("dbt_unification", r"dbt|unification"),
+    ("quality_gate", r"quality|expectation|check|gate|reconcil"),
+    ("clv_fit", r"clv"),
+    ("clustering", r"cluster"),
+    ("scoring", r"score|rfm|abc|value|purchase"),
+    ("segmentation", r"segment|profile|migration|trigger|lookalike|prospect"),
+    ("publication", r"publi|report|export"),
+)
+
+
+def stage_of(step_key: str) -> str:
+    for stage, pattern in STAGES:
+        if re.search(pattern, step_key):
+            return stage
+    return "other"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+def ensure_data(data_dir: Path, customers: int) -> Path:
+    target = data_dir / str(customers)
+    landing = target / "landing"
+    marker = target / ".complete"
+    if marker.exists():
+        return landing
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    log(f"generating demo data for {customers:,} customers")
+    env = {**os.environ, "LANDING_DIR": str(landing)}
+    subprocess.run(
+        [
+            str(BIN / "segmentwerk"),
+            "demo-data",
+            "--customers",
+            str(customers),
+            "--format",
+            "parquet",
+            "--end-month",
+            END_MONTH,
+            "--truth-dir",
+            str(target / "truth"),
+            "--quiet",
+        ],
+        env=env,
+        check=True,
+    )
+    marker.write_text(datetime.now(UTC).isoformat())
+    return landing
+
+
+def step_stats(dagster_home: Path) -> list[dict]:
+    """Per-step wall times of every run recorded in this DAGSTER_HOME (Dagster's own events)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    rows = []
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
+        for run in reversed(instance.get_runs()):
+            for s in instance.get_run_step_stats(run.run_id):
+                if s.start_time and s.end_time:
+                    rows.append(
+                        {
+                            "run": run.tags.get("dagster/partition", run.run_id[:8]),
+                            "step": s.step_key,
+                            "stage": stage_of(s.step_key),
+                            "wall_s": round(s.end_time - s.start_time, 2),
+                        }
+                    )
+    return rows
+
+
+def dbt_node_times(run_log: Path) -> dict[str, float]:
+    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests)."""
+    totals: dict[str, float] = {}
+    if not run_log.exists():
+        return totals
+    text = re.sub(r"\x1b\[[0-9;]*m", "", run_log.read_text(errors="replace"))
+    for m in re.finditer(
+        r"(START|OK created|PASS|WARN|ERROR|FAIL)\S* (?:sql \w+ model |test )?"
+        r"(\S+) \.* \[\w+.*? in ([0-9.]+)s\]",
+        text,
+    ):
+        name = m.group(2)
+        layer = (
+            "tests"
+            if m.group(1) in ("PASS", "WARN", "FAIL") or "." not in name
+            else name.split(".")[0]
+        )
+        totals[layer] = round(totals.get(layer, 0.0) + float(m.group(3)), 2)
+    return totals
+
+
+def run_segmentwerk(landing: Path, args: list[str], label: str) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"segmentwerk-bench-{label}-"))
+    home = work / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "LANDING_DIR": str(landing),
+        "DUCKDB_PATH": str(work / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(home),
+    }
+    log(f"segmentwerk run {' '.join(args)} ({label})")
+    m = run_measured([str(BIN / "segmentwerk"), "run", "--quiet", *args], env=env, cwd=ROOT)
+    out = {
+        **m.figures(),
+        "returncode": m.returncode,
+        "command": f"segmentwerk run {' '.join(args)}",
+    }
+    if m.returncode != 0:
+        out["error"] = (m.stderr or m.stdout).strip().splitlines()[-1:] or ["?"]
+    steps = step_stats(home)
+    stages: dict[str, float] = {}
+    for s in steps:
+        stages[s["stage"]] = round(stages.get(s["stage"], 0.0) + s["wall_s"], 2)
+    out["stages_wall_s"] = stages
+    out["steps"] = steps
+    out["dbt_node_s"] = dbt_node_times(work / "warehouse.logs" / "segmentwerk-run.log")
+    out["rss_timeline_mb"] = m.samples
+    out["warehouse"] = str(work)
+    return out
+
+
+def run_module(module: str, *argv: str) -> tuple[dict, dict]:
+    m = run_measured([sys.executable, "-m", module, *argv], cwd=ROOT)
+    try:
+        payload = json.loads(m.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        payload = {"error": (m.stderr or "no output").strip().splitlines()[-1:]}
+    return {**m.figures(), "returncode": m.returncode}, payload
+
+
+def clv_comparison(rft: Path, libraries: list[str]) -> dict:
+    results = {}
+    for lib in libraries:
+        log(f"CLV fit: {lib}")
+        figures, payload = run_module("bench.clv_compare", str(rft), lib)
+        results[lib] = {**payload, "process": figures}
+    ours = results.get("segmentwerk", {}).get("params")
+    for lib, res in results.items():
+        if lib == "segmentwerk" or not ours or not res.get("params"):
+            continue
+        res["max_rel_diff_vs_segmentwerk"] = round(
+            max(abs(res["params"][k] - ours[k]) / abs(res["params"][k]) for k in ours), 6
+        )
+        if res.get("fit_s") and results["segmentwerk"].get("fit_s"):
+            res["segmentwerk_speedup_fit"] = round(
+                res["fit_s"] / results["segmentwerk"]["fit_s"], 1
+            )
+    return results
+
+
+def bench_scale(
+    customers: int, data_dir: Path, backfill_months: int, clv_libs: list[str], keep: bool
+) -> dict:
+    landing = ensure_data(data_dir, customers)
+    entry: dict = {"customers": customers}
+    log(f"floor ({customers:,})")
+    rft = data_dir / str(customers) / "rft.parquet"
+    entry["floor"], floor_out = run_module("bench.floor", str(landing), AS_OF, str(rft))
+    entry["floor"]["result"] = floor_out
+    entry["orders"] = floor_out.get("orders")
+    entry["unified_customers_with_purchases"] = floor_out.get("customers")
+    log(f"pandas reference ({customers:,})")
+    entry["pandas_reference"], pd_out = run_module("bench.pandas_reference", str(landing), AS_OF)
+    entry["pandas_reference"]["result"] = pd_out
+    entry["segmentwerk"] = run_segmentwerk(landing, ["--month", END_MONTH], f"{customers}-month")
+    if backfill_months > 0:
+        start = _month_minus(END_MONTH, backfill_months - 1)
+        entry["backfill_12m" if backfill_months == 12 else f"backfill_{backfill_months}m"] = (
+            run_segmentwerk(landing, ["--from", start, "--to", END_MONTH], f"{customers}-backfill")
+        )
+    entry["clv"] = clv_comparison(rft, clv_libs)
+    if not keep:
+        for key in [k for k in entry if k == "segmentwerk" or k.startswith("backfill_")]:
+            warehouse = entry[key].pop("warehouse", None)
+            if warehouse:
+                shutil.rmtree(warehouse, ignore_errors=True)
+    return entry
+
+
+def _month_minus(month: str, n: int) -> str:
+    y, m = map(int, month.split("-"))
+    idx = y * 12 + (m - 1) - n
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+
+
+def environment() -> dict:
+    def ver(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    mem_kb = int(
+        next(
+            line
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ).split()[1]
+    )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpu": cpu,
+            "cores": os.cpu_count(),
+            "memory_gb": round(mem_kb / 2**20, 1),
+            "platform": platform.platform(),
+            "loadavg_at_start": os.getloadavg(),
+        },
+        "python": platform.python_version(),
+        "versions": {
+            p: ver(p)
+            for p in (
+                "segmentwerk",
+                "duckdb",
+                "dbt-core",
+                "dbt-duckdb",
+                "dagster",
+                "polars",
+                "pandas",
+                "numpy",
+                "scipy",
+                "scikit-learn",
+                "lifetimes",
+                "pymc-marketing",
+                "pymc",
+            )
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument(
+        "--scales",
+        default="100000,1000000",
+        help="customer counts, comma-separated (10000000 is opt-in)",
+    )
+    p.add_argument("--backfill-months", type=int, default=12)
+    p.add_argument("--clv", default=",".join(CLV_LIBRARIES), help="CLV fitters to compare")
+    p.add_argument("--data-dir", default=str(ROOT / "bench" / "data"))
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    p.add_argument("--docs", default=str(ROOT / "docs" / "benchmarks.md"))
+    p.add_argument("--keep-warehouses", action="store_true")
+    args = p.parse_args(argv)
+    scales = [int(s.replace("_", "")) for s in args.scales.split(",") if s.strip()]
+    result = {
+        **environment(),
+        "command": "python -m bench.run " + " ".join(argv or sys.argv[1:]),
+        "as_of": AS_OF,
+        "backfill_months": args.backfill_months,
+        "runs": [],
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for n in scales:
+        result["runs"].append(
+            bench_scale(
+                n,
+                Path(args.data_dir),
+                args.backfill_months,
+                [c for c in args.clv.split(",") if c],
+                args.keep_warehouses,
+            )
+        )
+        result["loadavg_at_end"] = os.getloadavg()
+        result["total_wall_s"] = round(time.perf_counter() - t0, 1)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")  # after every scale
+        write_markdown(result, Path(args.docs))
+    log(f"wrote {out} and {args.docs}")
+    failed = [r["customers"] for r in result["runs"] if r["segmentwerk"]["returncode"] != 0]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
