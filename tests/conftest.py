@@ -87,10 +87,9 @@ class BuiltWarehouse:
 @pytest.fixture(scope="session")
 def demo_warehouse(demo_set: DemoSet, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     duckdb_path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
-    # Two consecutive snapshots, so that migrations between them exist.
-    outcome = run_pipeline(
-        demo_set.landing_dir, duckdb_path, [date(2025, 11, 1), date(2025, 12, 1)]
-    )
+    # A backfill of three consecutive snapshots, so that migrations between them exist.
+    months = [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)]
+    outcome = run_pipeline(demo_set.landing_dir, duckdb_path, months)
     assert outcome.success, outcome.reason
     with warehouse_env(demo_set.landing_dir, duckdb_path) as settings:
         return BuiltWarehouse(settings, demo_set)
