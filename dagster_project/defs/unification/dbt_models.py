@@ -8,11 +8,11 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_fo
 from dagster_project.lib.dbt_manifest import ensure_manifest
 from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
 from dagster_project.lib.landing_contract import missing_required_tables
-from dagster_project.lib.settings import DBT_PROJECT_DIR
+from dagster_project.lib.settings import DBT_PROJECT_DIR, load_settings
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-ensure_manifest(dbt_project)
+ensure_manifest(dbt_project, load_settings().dbt_env())
 
 
 @dbt_assets(
