@@ -55,3 +55,13 @@
 {% macro future_check(column) -%}
     when {{ column }} > {{ dbt.dateadd('day', 1, dbt.current_timestamp()) }} then 'timestamp in the future: {{ column }}'
 {%- endmacro %}
+
+
+{#- The base model of every landing table: what the quarantine and the reconciliation cover. -#}
+{% macro landing_base_models() -%}
+    {{ return([
+        'base_crm__customers', 'base_shop__orders', 'base_shop__order_lines',
+        'base_store__transactions', 'base_loyalty__cards', 'base_web__events',
+        'base_marketing__prospects', 'base_finance__fx_rates', 'base_privacy__erasure_requests'
+    ]) }}
+{%- endmacro %}

@@ -1,9 +1,5 @@
 {#- One row per landing file in this load: rows read = rows accepted + rows quarantined. -#}
-{%- set base_models = [
-    'base_crm__customers', 'base_shop__orders', 'base_shop__order_lines',
-    'base_store__transactions', 'base_loyalty__cards', 'base_web__events',
-    'base_marketing__prospects', 'base_finance__fx_rates', 'base_privacy__erasure_requests'
-] -%}
+{%- set base_models = landing_base_models() -%}
 
 with
 

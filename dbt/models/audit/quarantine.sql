@@ -1,10 +1,6 @@
 {#- Every landing row that did not reach the warehouse, with its file, line and reason.
     The record is the raw row as JSON with personal fields masked. -#}
-{%- set base_models = [
-    'base_crm__customers', 'base_shop__orders', 'base_shop__order_lines',
-    'base_store__transactions', 'base_loyalty__cards', 'base_web__events',
-    'base_marketing__prospects', 'base_finance__fx_rates', 'base_privacy__erasure_requests'
-] -%}
+{%- set base_models = landing_base_models() -%}
 
 with
 
