@@ -57,15 +57,19 @@ def log(msg: str) -> None:
     print(f"[bench {datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
-def ensure_data(data_dir: Path, customers: int) -> Path:
-    target = data_dir / str(customers)
+def data_folder(data_dir: Path, customers: int, purchase_rate: float) -> Path:
+    return data_dir / f"{customers}-rate{purchase_rate:g}"
+
+
+def ensure_data(data_dir: Path, customers: int, purchase_rate: float) -> Path:
+    target = data_folder(data_dir, customers, purchase_rate)
     landing = target / "landing"
     marker = target / ".complete"
     if marker.exists():
         return landing
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    log(f"generating demo data for {customers:,} customers")
+    log(f"generating demo data for {customers:,} customers (purchase rate x{purchase_rate:g})")
     env = {**os.environ, "LANDING_DIR": str(landing)}
     subprocess.run(
         [
@@ -79,6 +83,8 @@ def ensure_data(data_dir: Path, customers: int) -> Path:
             END_MONTH,
             "--truth-dir",
             str(target / "truth"),
+            "--purchase-rate",
+            str(purchase_rate),
             "--quiet",
         ],
         env=env,
@@ -192,12 +198,17 @@ def clv_comparison(rft: Path, libraries: list[str]) -> dict:
 
 
 def bench_scale(
-    customers: int, data_dir: Path, backfill_months: int, clv_libs: list[str], keep: bool
+    customers: int,
+    data_dir: Path,
+    purchase_rate: float,
+    backfill_months: int,
+    clv_libs: list[str],
+    keep: bool,
 ) -> dict:
-    landing = ensure_data(data_dir, customers)
-    entry: dict = {"customers": customers}
+    landing = ensure_data(data_dir, customers, purchase_rate)
+    entry: dict = {"customers": customers, "purchase_rate": purchase_rate}
     log(f"floor ({customers:,})")
-    rft = data_dir / str(customers) / "rft.parquet"
+    rft = data_folder(data_dir, customers, purchase_rate) / "rft.parquet"
     entry["floor"], floor_out = run_module("bench.floor", str(landing), AS_OF, str(rft))
     entry["floor"]["result"] = floor_out
     entry["orders"] = floor_out.get("orders")
@@ -287,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         help="customer counts, comma-separated (10000000 is opt-in)",
     )
     p.add_argument("--backfill-months", type=int, default=12)
+    p.add_argument(
+        "--purchase-rate",
+        type=float,
+        default=7.0,
+        help="demo data purchase-rate multiplier (7: ~20 purchases per customer in two years)",
+    )
     p.add_argument("--clv", default=",".join(CLV_LIBRARIES), help="CLV fitters to compare")
     p.add_argument("--data-dir", default=str(ROOT / "bench" / "data"))
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
@@ -309,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_scale(
                 n,
                 Path(args.data_dir),
+                args.purchase_rate,
                 args.backfill_months,
                 [c for c in args.clv.split(",") if c],
                 args.keep_warehouses,

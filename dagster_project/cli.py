@@ -41,6 +41,7 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
         end_month=args.end_month,
         seed=args.seed,
         file_format=args.format,
+        purchase_rate=args.purchase_rate,
         progress=None if args.quiet else lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(summary)
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--end-month", help="last month of history, YYYY-MM (default: last complete)")
     demo.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    demo.add_argument(
+        "--purchase-rate",
+        type=float,
+        default=1.0,
+        help="multiplies every person's purchase rate (1: ~3 purchases per customer in two "
+        "years; 7: ~20)",
+    )
     demo.add_argument("--truth-dir", help="ground truth folder (default: beside the landing zone)")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=_cmd_demo_data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -456,3 +457,17 @@ def test_only_the_table_folders_are_replaced(tmp_path: Path) -> None:
     assert not (landing / "shop_orders" / "stale.csv").exists()
     assert (landing / "my_table" / "keep.csv").exists()
     assert summary.rows["shop_orders"] > 0 and "shop_orders" in str(summary)
+
+
+def test_purchase_rate_scales_purchases_per_buyer_and_is_recorded(
+    demo: Path, tmp_path: Path
+) -> None:
+    busy = generate_demo_data(tmp_path / "landing", tmp_path / "truth", **ARGS, purchase_rate=5.0)
+    base_rows = pl.read_csv(demo / "landing" / "shop_orders" / "*.csv", infer_schema=False).height
+    assert 3.0 < busy.rows["shop_orders"] / base_rows < 7.0
+    params = json.loads((tmp_path / "truth" / "generation.json").read_text())
+    assert params["purchase_rate"] == 5.0
+    assert params["true_params"]["alpha"] == pytest.approx(28.0 / 5)
+    # The mean dropout probability per purchase shrinks by the same factor.
+    a, b = params["true_params"]["a"], params["true_params"]["b"]
+    assert a / (a + b) == pytest.approx(0.8 / (0.8 + 2.6) / 5)

@@ -48,7 +48,7 @@ import polars as pl
 from ._activity import CHUNK_SIZE, ChunkBuilder, IdCounters
 from ._calendar import Calendar, build_calendar, default_end_month, simulate_fx
 from ._output import DemoSink, inject_bad_rows
-from ._persons import TRUE_PARAMS, EmailRegistry, draw_persons
+from ._persons import TRUE_PARAMS, EmailRegistry, draw_persons, population_params
 from ._tables import COLUMNS, DATE_COLUMN, KEY_COLUMN, TABLES, conform
 
 __all__ = [
@@ -102,12 +102,15 @@ def generate_demo_data(
     seed: int = 42,
     file_format: str = "csv",
     bad_row_rate: float = 0.002,
+    purchase_rate: float = 1.0,
     progress: Callable[[str], None] | None = None,
 ) -> DemoDataSummary:
     """Write the demo landing zone and its ground truth; see the module docstring.
 
     `end_month` ('YYYY-MM') is the last month of history, by default the last complete month
     before today. Only the table folders of the contract under `landing_dir` are replaced.
+    `purchase_rate` multiplies every person's purchase rate (1.0: about 3 purchases per
+    customer in two years, as in CDNOW; 7.0 gives the ~20 of a busy retailer).
     """
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"file_format must be 'csv' or 'parquet', got {file_format!r}")
@@ -115,6 +118,9 @@ def generate_demo_data(
         raise ValueError("customers must be at least 1")
     if seed < 0:
         raise ValueError("seed must be non-negative")
+    if not purchase_rate > 0:
+        raise ValueError("purchase_rate must be positive")
+    params = population_params(purchase_rate)
     report = progress or (lambda _message: None)
     landing_dir, truth_dir = Path(landing_dir), Path(truth_dir)
     cal = build_calendar(end_month or default_end_month(dt.date.today()), months)
@@ -137,7 +143,7 @@ def generate_demo_data(
                 rng = np.random.default_rng([seed, chunk_no])
                 first = chunk_no * CHUNK_SIZE
                 size = min(CHUNK_SIZE, customers - first)
-                persons = draw_persons(rng, first, size, cal, emails)
+                persons = draw_persons(rng, first, size, cal, emails, params)
                 if chunk_no == 0 and customers >= 1000 and not np.isfinite(persons.erased_s).any():
                     # Erasure must be testable on every realistic data set: force one request.
                     persons.erased_s[0] = persons.acquired_s[0] + 0.5 * (
@@ -169,7 +175,8 @@ def generate_demo_data(
                 "file_format": file_format,
                 "bad_row_rate": bad_row_rate,
                 "chunk_size": CHUNK_SIZE,
-                "true_params": TRUE_PARAMS,
+                "purchase_rate": purchase_rate,
+                "true_params": params,
                 "time_unit": "day",
             },
             indent=2,

@@ -307,8 +307,24 @@ class EmailRegistry:
         return result
 
 
+def population_params(purchase_rate: float = 1.0) -> dict[str, float]:
+    """The population parameters of a retailer whose customers buy `purchase_rate` times as
+    often over the same lifetimes: every purchase rate Gamma(r, rate=alpha) is scaled by
+    dividing alpha, and the dropout probability per purchase Beta(a, b) keeps its shape a
+    with its mean divided by the factor (b' = k (a + b) - a), so that customers stay as long
+    in calendar time. Both remain in the BG/NBD family, so the truth stays known."""
+    k = purchase_rate
+    a, b = TRUE_PARAMS["a"], TRUE_PARAMS["b"]
+    return {**TRUE_PARAMS, "alpha": TRUE_PARAMS["alpha"] / k, "b": k * (a + b) - a}
+
+
 def draw_persons(
-    rng: np.random.Generator, first_index: int, n: int, cal: Calendar, emails: EmailRegistry
+    rng: np.random.Generator,
+    first_index: int,
+    n: int,
+    cal: Calendar,
+    emails: EmailRegistry,
+    params: dict[str, float] = TRUE_PARAMS,
 ) -> Persons:
     index = np.arange(first_index, first_index + n)
     country = rng.choice(len(COUNTRIES), n, p=_COUNTRY_WEIGHT)
@@ -371,7 +387,7 @@ def draw_persons(
     acq_day = rng.choice(cal.n_days, n, p=growth / growth.sum())
     acquired_s = acq_day * DAY + rng.integers(8 * 3600, 22 * 3600, n)
 
-    tp = TRUE_PARAMS
+    tp = params
     lam = rng.gamma(tp["r"], 1.0 / tp["alpha"], n)
     p_dropout = rng.beta(tp["a"], tp["b"], n)
     repeats_until_dropout = rng.geometric(np.clip(p_dropout, 1e-6, 1.0))
