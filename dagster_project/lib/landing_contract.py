@@ -97,6 +97,11 @@ REQUIRED_TABLES = ("shop_orders",)
 
 LANDING_SUFFIXES = (".csv", ".parquet")
 
+# Direct personal data (contract, section 3): never published, masked in the quarantine.
+PERSONAL_COLUMNS = frozenset(
+    {"first_name", "last_name", "email", "phone", "street", "birth_date"}
+)
+
 
 def landing_files(landing_dir: Path, table: str) -> list[Path]:
     folder = landing_dir / table

@@ -8,6 +8,7 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_fo
 from dagster_project.lib.dbt_manifest import ensure_manifest
 from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
 from dagster_project.lib.landing_contract import missing_required_tables
+from dagster_project.lib.landing_files import run_preflight
 from dagster_project.lib.settings import DBT_PROJECT_DIR, load_settings
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
 
@@ -33,6 +34,12 @@ def unification_dbt_models(
             allow_retries=False,
         )
     with warehouse.writer(context.log):
+        # Every landing file is checked before dbt reads it: unreadable files and malformed
+        # lines become quarantine rows instead of failing the build (lib/landing_files.py).
+        preflight = run_preflight(
+            settings.landing_dir, settings.build_db_path, log=context.log.warning
+        )
+        context.log.info(preflight.describe())
         # dbt inherits this process's environment; the paths are absolute so dbt's working
         # directory does not matter.
         os.environ.update(settings.dbt_env())

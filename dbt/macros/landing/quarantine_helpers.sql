@@ -1,22 +1,35 @@
 {#- Helpers shared by the `base_*` staging models, which parse one landing table and give every
     row either a null `quarantine_reason` (accepted) or the first reason it cannot be used. -#}
 
-{#- The raw varchar columns, prefixed `raw_`, kept for the quarantine record. -#}
+{#- The raw varchar columns, prefixed `raw_`, kept for the quarantine record, and what
+    `read_landing` says about lines and files it could not read (`landing_error`,
+    `landing_record`). -#}
 {% macro raw_landing_columns(columns) -%}
     {%- for column in columns %}
         {{ column }} as raw_{{ column }},
     {%- endfor %}
+        landing_error,
+        landing_record,
 {%- endmacro %}
 
-{#- JSON of the raw row with personal fields masked; only built for quarantined rows. -#}
+{#- The first check of every row: a line or file that could not be read as a record. -#}
+{% macro landing_check() -%}
+    when landing_error is not null then landing_error
+{%- endmacro %}
+
+{#- JSON of the raw row with personal fields masked and long values cut (a quarantined row
+    may hold a megabyte-sized field); only built for quarantined rows. Lines and files that
+    never became a record bring their masked record from the preflight. -#}
 {% macro quarantine_record(columns, personal=[]) -%}
-    case when quarantine_reason is not null then
+    case
+        when landing_record is not null then landing_record
+        when quarantine_reason is not null then
         {%- set pairs = [] -%}
         {%- for column in columns -%}
             {%- if column in personal -%}
                 {%- do pairs.append((column, segmentwerk.mask_personal('raw_' ~ column))) -%}
             {%- else -%}
-                {%- do pairs.append((column, 'raw_' ~ column)) -%}
+                {%- do pairs.append((column, 'substring(raw_' ~ column ~ ', 1, 1000)')) -%}
             {%- endif -%}
         {%- endfor %}
         {{ segmentwerk.json_record(pairs) }}
@@ -51,9 +64,11 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- A timestamp later than tomorrow cannot be a real event yet. -#}
-{% macro future_check(column) -%}
+{#- A timestamp later than tomorrow cannot be a real event yet; one before 1900 is a
+    placeholder (0001-01-01, 1899-12-30 from spreadsheets), not a real event either. -#}
+{% macro timestamp_range_check(column) -%}
     when {{ column }} > {{ dbt.dateadd('day', 1, dbt.current_timestamp()) }} then 'timestamp in the future: {{ column }}'
+    when {{ column }} < cast('1900-01-01' as timestamp) then 'timestamp before 1900: {{ column }}'
 {%- endmacro %}
 
 

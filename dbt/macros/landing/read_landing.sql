@@ -1,17 +1,22 @@
 {#-
     read_landing(source_relation, columns)
 
-    All rows of one landing table: every file `$LANDING_DIR/<table>/*.csv` and `*.parquet`,
-    one folder per table (`source_relation.identifier` is the folder name, so models call it
-    with `source('landing', '<table>')` and keep the lineage in the manifest).
+    All rows of one landing table, as the landing preflight (dagster_project/lib/landing_files.py,
+    run before every `dbt build`) found them in `$LANDING_DIR/<table>/*.csv|*.parquet`
+    (`source_relation.identifier` is the folder name, so models call it with
+    `source('landing', '<table>')` and keep the lineage in the manifest).
 
     Returns a select with exactly these varchar columns: the given contract `columns`
     (a column missing from a file, or from every file, is null), then
-        source_file  the file, relative to the landing dir (`shop_orders/shop_orders_2024-01.csv`)
-        source_line  CSV: the line number (header = 1, first record = 2; records holding quoted
-                     newlines count as one); Parquet: the 1-based row number.
-    Extra columns in the files are ignored. An empty or missing folder gives an empty relation
-    with the same columns, so absent optional tables do not break the build.
+        source_file     the file, relative to the landing dir (`shop_orders/shop_orders_2024-01.csv`)
+        source_line     CSV: the line number (header = 1); Parquet: the 1-based row number;
+                        null for an unreadable file
+        landing_error   null for a record; else why the line or file could not be read
+                        ('malformed line: ...', 'unreadable file: ...') - the row's quarantine reason
+        landing_record  for those rows: the masked raw line as JSON (built by the preflight)
+    Readable files come from the preflight's explicit file list (never a glob), so a file that
+    arrived after the preflight is not read half-checked. Extra columns are ignored. A table
+    without files gives an empty relation with the same columns.
 -#}
 {% macro read_landing(source_relation, columns) -%}
     {{ return(adapter.dispatch('read_landing', 'segmentwerk')(source_relation, columns)) }}
@@ -21,29 +26,47 @@
     {{ exceptions.raise_compiler_error("read_landing has no implementation for adapter '" ~ target.type ~ "'") }}
 {%- endmacro %}
 
+{#- The preflight's tables in the build database (written by Python, not by dbt). -#}
+{% macro landing_preflight_relation(name) -%}
+    {{ return(api.Relation.create(database=target.database, schema='landing_preflight', identifier=name)) }}
+{%- endmacro %}
+
+{#- The longest CSV record in bytes; the preflight uses the same (MAX_LINE_BYTES). -#}
+{% macro landing_max_line_bytes() -%}
+    {{ return(2097152) }}
+{%- endmacro %}
+
 {% macro duckdb__read_landing(source_relation, columns) -%}
-    {%- set folder = segmentwerk.landing_dir() ~ '/' ~ source_relation.identifier -%}
-    {%- set csv_glob = (folder ~ '/*.csv') | replace("'", "''") -%}
-    {%- set parquet_glob = (folder ~ '/*.parquet') | replace("'", "''") -%}
-    {%- set found = namespace(csv=0, parquet=0) -%}
+    {%- set table_name = source_relation.identifier -%}
+    {%- set files = segmentwerk.landing_preflight_relation('landing_files') -%}
+    {%- set rejects = segmentwerk.landing_preflight_relation('landing_rejects') -%}
+    {%- set groups = [] -%}
     {%- if execute -%}
-        {#- Decided at execute time: which kinds of files exist right now. -#}
-        {%- set counts = run_query(
-            "select (select count(*) from glob('" ~ csv_glob ~ "')) as csv_files, "
-            ~ "(select count(*) from glob('" ~ parquet_glob ~ "')) as parquet_files"
+        {%- if adapter.get_relation(files.database, files.schema, files.identifier) is none -%}
+            {{ exceptions.raise_compiler_error(
+                "read_landing: no landing preflight in the build database; run "
+                ~ "`python -m dagster_project.lib.landing_files` before `dbt build` "
+                ~ "(the Dagster asset does this itself)") }}
+        {%- endif -%}
+        {#- One reader per set of files that share format and CSV options; usually one. -#}
+        {%- set found = run_query(
+            "select file_format, coalesce(delimiter, ''), coalesce(encoding, ''), "
+            ~ "coalesce(read_columns, '[]'), cast(to_json(list(read_path order by source_file)) as varchar) "
+            ~ "from " ~ files ~ " where source_table = '" ~ table_name ~ "' "
+            ~ "and status <> 'unreadable' group by all order by all"
         ) -%}
-        {%- set found.csv = counts.rows[0][0] -%}
-        {%- set found.parquet = counts.rows[0][1] -%}
-        {{ log("read_landing " ~ source_relation.identifier ~ ": " ~ found.csv ~ " csv, "
-               ~ found.parquet ~ " parquet file(s) in " ~ folder) }}
+        {%- for row in found.rows -%}
+            {%- do groups.append({
+                'format': row[0], 'delimiter': row[1], 'encoding': row[2],
+                'columns': fromjson(row[3]), 'paths': fromjson(row[4])
+            }) -%}
+        {%- endfor -%}
+        {{ log("read_landing " ~ table_name ~ ": " ~ groups | map(attribute='paths') | map('length') | sum
+               ~ " readable file(s) in " ~ groups | length ~ " reader(s)") }}
     {%- endif -%}
-    select
-        {%- for column in columns %}
-        cast({{ column }} as varchar) as {{ column }},
-        {%- endfor %}
-        regexp_extract(filename, '[^/\\]+[/\\][^/\\]+$') as source_file,
-        cast(source_line as bigint) as source_line
-    from (
+    with
+
+    landing_rows as (
         {#- typed empty template: supplies every contract column even if no file has it -#}
         select
             {%- for column in columns %}
@@ -52,26 +75,88 @@
             cast(null as varchar) as filename,
             cast(null as bigint) as source_line
         where false
-        {%- if found.csv > 0 %}
+        {%- for group in groups %}
+        {%- set paths = [] -%}
+        {%- for path in group.paths -%}
+            {%- do paths.append("'" ~ (path | replace("'", "''")) ~ "'") -%}
+        {%- endfor %}
         union all by name
-        select
-            * exclude (ordinality),
-            ordinality - min(ordinality) over (partition by filename) + 2 as source_line
-        from read_csv(
-            '{{ csv_glob }}',
-            header = true, all_varchar = true, union_by_name = true, filename = true
-        ) with ordinality
-        {%- endif %}
-        {%- if found.parquet > 0 %}
-        union all by name
+        {%- if group.format == 'parquet' %}
         select
             cast(columns(* exclude (filename, file_row_number)) as varchar),
             filename,
             file_row_number + 1 as source_line
         from read_parquet(
-            '{{ parquet_glob }}',
+            [{{ paths | join(', ') }}],
             union_by_name = true, filename = true, file_row_number = true
         )
+        {%- else %}
+        {%- set repaired = '_source_line' in group.columns %}
+        select
+            {%- if repaired %}
+            * exclude (ordinality, _source_line),
+            cast(_source_line as bigint) as source_line
+            {%- else %}
+            * exclude (ordinality),
+            ordinality - min(ordinality) over (partition by filename) + 2 as source_line
+            {%- endif %}
+        from read_csv(
+            [{{ paths | join(', ') }}],
+            auto_detect = false, header = true, all_varchar = true, filename = true,
+            columns = { {%- for column in group.columns %}'{{ column }}': 'varchar'{{ ", " if not loop.last }}{% endfor -%} },
+            delim = '{{ group.delimiter | replace("'", "''") }}', quote = '"', escape = '"',
+            encoding = '{{ group.encoding }}', strict_mode = true,
+            max_line_size = {{ segmentwerk.landing_max_line_bytes() }}
+        ) with ordinality
         {%- endif %}
-    ) as landing_rows
+        {%- endfor %}
+    ),
+
+    preflight_files as (
+        select source_file, read_path, status, reason, size_bytes
+        from {{ files }}
+        where source_table = '{{ table_name }}'
+    ),
+
+    final as (
+        select
+            {%- for column in columns %}
+            cast(landing_rows.{{ column }} as varchar) as {{ column }},
+            {%- endfor %}
+            preflight_files.source_file,
+            cast(landing_rows.source_line as bigint) as source_line,
+            cast(null as varchar) as landing_error,
+            cast(null as varchar) as landing_record
+        from landing_rows
+        inner join preflight_files
+            on preflight_files.read_path = landing_rows.filename
+        union all
+        -- lines the preflight could not split into a record
+        select
+            {%- for column in columns %}
+            cast(null as varchar) as {{ column }},
+            {%- endfor %}
+            source_file,
+            cast(source_line as bigint) as source_line,
+            reason as landing_error,
+            record as landing_record
+        from {{ rejects }}
+        where source_table = '{{ table_name }}'
+        union all
+        -- files that cannot be read at all: one row each, without a line
+        select
+            {%- for column in columns %}
+            cast(null as varchar) as {{ column }},
+            {%- endfor %}
+            source_file,
+            cast(null as bigint) as source_line,
+            'unreadable file: ' || reason || ' (' || source_file || ')' as landing_error,
+            {{ segmentwerk.json_record([
+                ('file', 'source_file'), ('size_bytes', 'size_bytes'), ('reason', 'reason')
+            ]) }} as landing_record
+        from preflight_files
+        where status = 'unreadable'
+    )
+
+    select * from final
 {%- endmacro %}

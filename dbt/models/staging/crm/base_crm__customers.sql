@@ -37,9 +37,10 @@ checked as (
     select
         *,
         case
+            {{ landing_check() }}
             {{ required_check('customer_no') }}
             {{ required_check('updated_at', 'updated_at', 'timestamp') }}
-            {{ future_check('updated_at') }}
+            {{ timestamp_range_check('updated_at') }}
         end as row_reason
     from parsed
 ),

@@ -21,6 +21,7 @@ checked as (
     select
         *,
         case
+            {{ landing_check() }}
             {{ required_check('currency') }}
             when length(currency) <> 3 then 'invalid value: currency'
             {{ required_check('rate_date', 'rate_date', 'date') }}

@@ -21,10 +21,11 @@ checked as (
     select
         *,
         case
+            {{ landing_check() }}
             {{ required_check('loyalty_card_no') }}
             {{ required_check('customer_no') }}
             when {{ is_unparsable('raw_issued_at', 'issued_at') }} then 'unparsable timestamp: issued_at'
-            {{ future_check('issued_at') }}
+            {{ timestamp_range_check('issued_at') }}
         end as row_reason
     from parsed
 ),

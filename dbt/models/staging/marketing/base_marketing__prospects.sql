@@ -30,9 +30,10 @@ checked as (
     select
         *,
         case
+            {{ landing_check() }}
             {{ required_check('prospect_id') }}
             {{ required_check('created_at', 'created_at', 'timestamp') }}
-            {{ future_check('created_at') }}
+            {{ timestamp_range_check('created_at') }}
         end as row_reason
     from parsed
 ),

@@ -21,6 +21,7 @@ checked as (
     select
         *,
         case
+            {{ landing_check() }}
             when customer_no is null and email_normalized is null
                 then 'missing required field: customer_no or email'
             {{ required_check('requested_at', 'requested_at', 'timestamp') }}

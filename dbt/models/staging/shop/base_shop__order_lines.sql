@@ -32,6 +32,7 @@ checked as (
     select
         parsed.*,
         case
+            {{ landing_check() }}
             {{ required_check('order_id') }}
             when {{ is_unparsable('raw_quantity', 'quantity') }} then 'unparsable number: quantity'
             when {{ is_unparsable('raw_unit_price', 'unit_price') }} then 'unparsable amount: unit_price'

@@ -38,9 +38,10 @@ checked as (
         *,
         cast(round(amount_original * fx_rate, 2) as decimal(18, 2)) as amount,
         case
+            {{ landing_check() }}
             {{ required_check('order_id') }}
             {{ required_check('ordered_at', 'ordered_at', 'timestamp') }}
-            {{ future_check('ordered_at') }}
+            {{ timestamp_range_check('ordered_at') }}
             {{ required_check('amount', 'amount_original', 'amount') }}
             {{ required_check('currency') }}
             when length(currency) <> 3 then 'invalid value: currency'

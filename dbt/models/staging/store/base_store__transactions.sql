@@ -34,9 +34,10 @@ checked as (
         *,
         cast(round(amount_original * fx_rate, 2) as decimal(18, 2)) as amount,
         case
+            {{ landing_check() }}
             {{ required_check('transaction_id') }}
             {{ required_check('transacted_at', 'transacted_at', 'timestamp') }}
-            {{ future_check('transacted_at') }}
+            {{ timestamp_range_check('transacted_at') }}
             {{ required_check('amount', 'amount_original', 'amount') }}
             {{ required_check('currency') }}
             when length(currency) <> 3 then 'invalid value: currency'

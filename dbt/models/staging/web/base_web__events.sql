@@ -27,9 +27,10 @@ checked as (
     select
         *,
         case
+            {{ landing_check() }}
             {{ required_check('event_id') }}
             {{ required_check('occurred_at', 'occurred_at', 'timestamp') }}
-            {{ future_check('occurred_at') }}
+            {{ timestamp_range_check('occurred_at') }}
             {{ required_check('event_type') }}
             when event_type not in (
                 'session', 'product_view', 'add_to_cart', 'cart_abandoned',
