@@ -35,11 +35,19 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def _describe_check(evaluation: dg.AssetCheckEvaluation) -> str:
+    """`check on asset`, plus the check's own one-line description of what failed, if any."""
+    text = f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
+    detail = " ".join((evaluation.description or "").split())
+    if detail:
+        text += f" ({detail[:157] + '...' if len(detail) > 160 else detail})"
+    return text
+
+
 def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     """One line naming what stopped the run: failed blocking checks first, then the step."""
     failed_checks = [
-        f"{e.asset_check_evaluation_data.check_name} on "
-        f"{e.asset_check_evaluation_data.asset_key.to_user_string()}"
+        _describe_check(e.asset_check_evaluation_data)
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
         and not e.asset_check_evaluation_data.passed
