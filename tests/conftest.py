@@ -93,3 +93,24 @@ def demo_warehouse(demo_set: DemoSet, tmp_path_factory: pytest.TempPathFactory) 
     assert outcome.success, outcome.reason
     with warehouse_env(demo_set.landing_dir, duckdb_path) as settings:
         return BuiltWarehouse(settings, demo_set)
+
+
+# --- a small warehouse that sees a right-to-be-forgotten request (test_erasure.py and
+# test_reader_during_run.py share it: its second run is the one the reader watches) -------------
+
+
+@dataclass(frozen=True)
+class ErasureScenario:
+    settings: Settings
+    demo: DemoSet
+    persons: dict[str, dict[str, set[str]]]  # 'by_number' / 'by_email' -> identifier kind -> values
+    before: dict[str, object]  # aggregates of the first run, to compare after the erasure
+    reader: dict[str, object]  # what a long-lived reader saw during the second run
+    second_run: object  # subprocess.CompletedProcess of `segmentwerk run`
+
+
+@pytest.fixture(scope="session")
+def erasure_scenario(tmp_path_factory: pytest.TempPathFactory) -> ErasureScenario:
+    from privacy_scenario import build_erasure_scenario
+
+    return build_erasure_scenario(tmp_path_factory.mktemp("erasure"))

@@ -420,8 +420,32 @@ def test_win_back_when_the_usual_gap_is_more_than_doubled(tmp_path: Path) -> Non
     triggers = _triggers(_trigger_warehouse().write(tmp_path / "wh.duckdb"))
     last_purchase = AS_OF - timedelta(days=200)
     assert _by_trigger(triggers, "win_back") == {"cus_overdue": last_purchase + timedelta(days=20)}
-    assert triggers.columns == ["snapshot_month", "customer_id", "trigger", "due_date", "detail"]
+    assert triggers.columns == [
+        "snapshot_month",
+        "customer_id",
+        "trigger",
+        "due_date",
+        "detail",
+        "marketing_opt_in",
+    ]
     assert set(triggers["snapshot_month"]) == {MONTH}
+
+
+def test_triggers_carry_the_marketing_consent_of_the_crm_version(tmp_path: Path) -> None:
+    wh = _trigger_warehouse()
+    wh.customer("cus_bday_consent", crm={"birth_date": date(1991, 4, 16), "marketing_opt_in": True})
+    wh.customer(
+        "cus_bday_refused", crm={"birth_date": date(1991, 4, 17), "marketing_opt_in": False}
+    )
+    consent = dict(
+        _triggers(wh.write(tmp_path / "wh.duckdb"))
+        .filter(pl.col("trigger") == "birthday")
+        .select("customer_id", "marketing_opt_in")
+        .rows()
+    )
+    assert consent["cus_bday_consent"] is True
+    assert consent["cus_bday_refused"] is False
+    assert consent["cus_bday_wed"] is False  # no consent recorded: no marketing
 
 
 def test_a_crm_update_after_the_as_of_day_does_not_change_the_month(tmp_path: Path) -> None:

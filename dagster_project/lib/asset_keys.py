@@ -10,6 +10,9 @@ SEGMENT_MIGRATIONS = dg.AssetKey(["marts", "segment_migrations"])
 SEGMENT_SIZES = dg.AssetKey(["marts", "segment_sizes"])
 PROSPECT_SCORES = dg.AssetKey(["marts", "prospect_scores"])
 CUSTOMER_TRIGGERS = dg.AssetKey(["marts", "customer_triggers"])
+# Applies the right to be forgotten after each unification; writes audit.erasure_log.
+ERASURE_LOG = dg.AssetKey(["audit", "erasure_log"])
+AUDIENCE_EXPORTS = dg.AssetKey(["exports", "audience_exports"])
 
 # Everything the publication waits for besides the dbt marts and audit tables.
 MONTHLY_MARTS = (

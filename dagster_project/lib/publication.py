@@ -13,6 +13,12 @@ never writes to it in the normal case:
 
 A run killed at any point leaves `current` pointing at a complete version; leftovers of the
 interrupted publication (`*.tmp`) are removed by the next one.
+
+Erasure: every version records the erasure generation it was built under (the size of the
+suppression list). Once a person has been erased, every older version still holds them, so a
+publication under a newer generation deletes all versions but the new one right after the
+switch; readers in the middle of a query keep their open files (POSIX), their next query reads
+the new version.
 """
 
 from __future__ import annotations
@@ -46,10 +52,21 @@ PERSONAL_COLUMN_NAMES = frozenset(
     }
 )
 VERSIONS_KEPT = 3
+ERASURE_GENERATION_FILE = "_erasure_generation"
 
 
 class PublicationRefused(RuntimeError):
     pass
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (table names come from the build database, not from us)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(path: Path) -> str:
+    """A path as an SQL string literal: `$DUCKDB_PATH` may contain any character."""
+    return "'" + path.as_posix().replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,7 @@ class PublicationResult:
     version_dir: Path
     row_counts: dict[str, int] = field(default_factory=dict)
     rebuilt_views: bool = False
+    removed_versions: tuple[str, ...] = ()
 
 
 def _list_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -95,16 +113,32 @@ def _layout_signature(tables: list[tuple[str, str, list[tuple[str, str]]]], root
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _remove_leftovers(versions_dir: Path, published_dir: Path, keep: str) -> None:
+def erasure_generation_of(version_dir: Path) -> int:
+    """The erasure generation a version was published under (0: before any erasure)."""
+    marker = version_dir / ERASURE_GENERATION_FILE
+    try:
+        return int(marker.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _remove_leftovers(
+    versions_dir: Path, published_dir: Path, keep: str, erasure_generation: int
+) -> tuple[str, ...]:
+    """Remove interrupted publications, versions beyond the last few, and every version that
+    predates an erasure (it still holds the erased persons); returns the stale ones removed."""
     for tmp in published_dir.glob("current.tmp-*"):
         tmp.unlink(missing_ok=True)
     versions = sorted(p for p in versions_dir.iterdir() if p.is_dir())
     for tmp in (p for p in versions if p.name.endswith(".tmp")):
         shutil.rmtree(tmp, ignore_errors=True)
-    complete = [p for p in versions if not p.name.endswith(".tmp")]
-    for old in complete[:-VERSIONS_KEPT]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+    complete = [p for p in versions if not p.name.endswith(".tmp") and p.name != keep]
+    stale = [p for p in complete if erasure_generation_of(p) != erasure_generation]
+    for old in stale:
+        shutil.rmtree(old, ignore_errors=True)
+    for old in [p for p in complete if p not in stale][: -(VERSIONS_KEPT - 1) or None]:
+        shutil.rmtree(old, ignore_errors=True)
+    return tuple(p.name for p in stale)
 
 
 def _write_view_file(duckdb_path: Path, current: Path, tables, signature: str) -> None:
@@ -112,13 +146,16 @@ def _write_view_file(duckdb_path: Path, current: Path, tables, signature: str) -
     con = duckdb.connect(str(tmp_path))
     try:
         for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create schema if not exists {_ident(schema)}")
         for schema, table, _ in tables:
-            parquet = (current / schema / f"{table}.parquet").as_posix().replace("'", "''")
-            con.execute(f"create view {schema}.{table} as select * from read_parquet('{parquet}')")
+            parquet = _literal(current / schema / f"{table}.parquet")
+            con.execute(
+                f"create view {_ident(schema)}.{_ident(table)} as "
+                f"select * from read_parquet({parquet})"
+            )
         con.execute(
             "create view audit.publication as select * from read_parquet("
-            f"'{(current / '_publication.parquet').as_posix()}')"
+            f"{_literal(current / '_publication.parquet')})"
         )
         # The layout signature tells the next publication whether this file still fits.
         con.execute(f"comment on view audit.publication is 'segmentwerk layout {signature}'")
@@ -147,8 +184,13 @@ def _current_signature(duckdb_path: Path) -> str | None:
     return comment[len(prefix) :] if comment and comment.startswith(prefix) else None
 
 
-def publish_warehouse(build_db: Path, duckdb_path: Path, published_dir: Path) -> PublicationResult:
-    """Copy the published schemas of `build_db` to a new Parquet version and switch to it."""
+def publish_warehouse(
+    build_db: Path, duckdb_path: Path, published_dir: Path, *, erasure_generation: int = 0
+) -> PublicationResult:
+    """Copy the published schemas of `build_db` to a new Parquet version and switch to it.
+
+    `erasure_generation` (see `erasure_generation_of`) makes older versions stale when it grew.
+    """
     versions_dir = published_dir / "versions"
     versions_dir.mkdir(parents=True, exist_ok=True)
     published_at = datetime.now(UTC)
@@ -162,10 +204,11 @@ def publish_warehouse(build_db: Path, duckdb_path: Path, published_dir: Path) ->
         row_counts: dict[str, int] = {}
         for schema, table, _ in tables:
             (staging_dir / schema).mkdir(parents=True, exist_ok=True)
-            target = (staging_dir / schema / f"{table}.parquet").as_posix()
-            con.execute(f"copy {schema}.{table} to '{target}' (format parquet)")
+            target = _literal(staging_dir / schema / f"{table}.parquet")
+            relation = f"{_ident(schema)}.{_ident(table)}"
+            con.execute(f"copy {relation} to {target} (format parquet)")
             row_counts[f"{schema}.{table}"] = con.execute(
-                f"select count(*) from {schema}.{table}"
+                f"select count(*) from {relation}"
             ).fetchall()[0][0]
         log = [
             (version, published_at.replace(tzinfo=None), name, n) for name, n in row_counts.items()
@@ -177,11 +220,12 @@ def publish_warehouse(build_db: Path, duckdb_path: Path, published_dir: Path) ->
         if log:
             con.executemany("insert into _publication values (?, ?, ?, ?)", log)
         con.execute(
-            f"copy _publication to '{(staging_dir / '_publication.parquet').as_posix()}' "
+            f"copy _publication to {_literal(staging_dir / '_publication.parquet')} "
             "(format parquet)"
         )
     finally:
         con.close()
+    (staging_dir / ERASURE_GENERATION_FILE).write_text(str(erasure_generation))
 
     version_dir = versions_dir / version
     os.replace(staging_dir, version_dir)
@@ -196,5 +240,5 @@ def publish_warehouse(build_db: Path, duckdb_path: Path, published_dir: Path) ->
     if rebuilt:
         _write_view_file(duckdb_path, current, tables, signature)
 
-    _remove_leftovers(versions_dir, published_dir, keep=version)
-    return PublicationResult(version, version_dir, row_counts, rebuilt)
+    removed = _remove_leftovers(versions_dir, published_dir, version, erasure_generation)
+    return PublicationResult(version, version_dir, row_counts, rebuilt, removed)

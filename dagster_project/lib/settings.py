@@ -49,6 +49,16 @@ class Settings:
         return self._internal("reports")
 
     @property
+    def exports_dir(self) -> Path:
+        """Audience exports per snapshot month (`<YYYY-MM>/<audience>.csv`); personal data."""
+        return self._internal("exports")
+
+    @property
+    def privacy_dir(self) -> Path:
+        """The erasure suppression list (salted hashes) and its salt; outlives the build DB."""
+        return self._internal("privacy")
+
+    @property
     def run_log_path(self) -> Path:
         """The full output of CLI runs (dbt's own log lines included), appended per run."""
         return self._internal("logs") / "segmentwerk-run.log"

@@ -1,6 +1,8 @@
-"""Activation: lookalike scores of prospects and dated marketing triggers, per snapshot month.
+"""Activation: lookalike scores of prospects, dated marketing triggers and the audience exports,
+per snapshot month.
 
-Thin assets over `dagster_project.lib.scoring.lookalikes` and `.triggers`.
+Thin assets over `dagster_project.lib.scoring.lookalikes`, `.triggers` and
+`dagster_project.lib.audience_exports`.
 """
 
 from datetime import date
@@ -11,11 +13,22 @@ import polars as pl
 from dagster_project.defs.jobs import monthly_partitions
 from dagster_project.defs.unification.dbt_models import dbt_model_key
 from dagster_project.lib.asset_keys import (
+    AUDIENCE_EXPORTS,
     CUSTOMER_SCORES,
     CUSTOMER_SEGMENTS,
     CUSTOMER_TRIGGERS,
+    ERASURE_LOG,
     PROSPECT_SCORES,
 )
+from dagster_project.lib.audience_exports import (
+    AUDIENCES,
+    ExportParameters,
+    export_files,
+    load_export_candidates,
+    select_audiences,
+    write_exports,
+)
+from dagster_project.lib.privacy.erasure import SuppressionStore
 from dagster_project.lib.scoring import triggers
 from dagster_project.lib.scoring.lookalikes import (
     LookalikeParameters,
@@ -53,6 +66,14 @@ class TriggerConfig(dg.Config):
     win_back_gap_factor: float = 2.0
     win_back_min_days: int = 30
     win_back_max_recency_days: int = 365
+
+
+class ExportConfig(dg.Config):
+    """Who is in which audience export (visible in the launchpad)."""
+
+    win_back_value_tiers: list[str] = ["high", "medium"]
+    win_back_abc_classes: list[str] = ["A"]
+    lookalike_top_share: float = 0.25
 
 
 def _snapshot_month(context: dg.AssetExecutionContext) -> date:
@@ -136,6 +157,11 @@ def customer_triggers(
             month,
             params,
         )
+        # warehouses built before the consent flag: add the column, then write by name
+        con.execute(
+            "alter table if exists marts.customer_triggers "
+            "add column if not exists marketing_opt_in boolean"
+        )
         replace_snapshot(con, "marts.customer_triggers", frame, month)
 
     counts = dict(frame.group_by("trigger").len().iter_rows())
@@ -144,9 +170,61 @@ def customer_triggers(
             "snapshot_month": str(month),
             "rows": frame.height,
             "customers": frame["customer_id"].n_unique(),
+            "marketing_allowed": int(frame["marketing_opt_in"].sum()),
             **{
                 f"{trigger}_triggers": counts.get(trigger, 0)
                 for trigger in ("birthday", "contract_end", "win_back")
             },
+        }
+    )
+
+
+@dg.asset(
+    key=AUDIENCE_EXPORTS,
+    deps=[
+        CUSTOMER_SEGMENTS,
+        CUSTOMER_SCORES,
+        PROSPECT_SCORES,
+        IDENTITY_MAP,
+        CRM_CUSTOMERS,
+        ERASURE_LOG,
+    ],
+    partitions_def=monthly_partitions,
+    group_name="activation",
+    pool=BUILD_DB_POOL,
+    kinds={"csv"},
+    description="Audience files beside the warehouse (`<stem>.exports/<YYYY-MM>/`): high value, "
+    "lapsed high value (win back), at risk, new customers and VIP lookalike prospects as Google "
+    "Ads Customer Match uploads (hashed), plus a CRM file of segments. Opted-in customers only; "
+    "erased persons never.",
+)
+def audience_exports(
+    context: dg.AssetExecutionContext, config: ExportConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    month = _snapshot_month(context)
+    tiers = sorted(load_rules().value_tier.tiers, key=lambda tier: tier.min)
+    params = ExportParameters(
+        top_value_tier=tiers[-1].tier,
+        win_back_value_tiers=tuple(config.win_back_value_tiers),
+        win_back_abc_classes=tuple(config.win_back_abc_classes),
+        lookalike_top_share=config.lookalike_top_share,
+    )
+    with warehouse.writer(context.log) as settings, warehouse.build_connection() as con:
+        store = SuppressionStore(settings.privacy_dir)
+        candidates = load_export_candidates(con, month, salt=store.salt, suppressed=store.hashes())
+        files = export_files(select_audiences(candidates, params))
+        month_dir = write_exports(settings.exports_dir, month, files)
+
+    counts = {name: files[name].height for name in AUDIENCES}
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot_month": str(month),
+            "folder": dg.MetadataValue.path(str(month_dir)),
+            "customers_in_snapshot": candidates.height,
+            "opted_in": int(candidates["marketing_opt_in"].sum()),
+            **{f"{name}_rows": rows for name, rows in counts.items()},
+            "files": _markdown(
+                pl.DataFrame({"file": [f"{n}.csv" for n in counts], "rows": list(counts.values())})
+            ),
         }
     )

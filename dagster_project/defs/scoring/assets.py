@@ -7,7 +7,12 @@ import polars as pl
 
 from dagster_project.defs.jobs import monthly_partitions
 from dagster_project.defs.unification.dbt_models import dbt_model_key
-from dagster_project.lib.asset_keys import CLV_MODEL_PARAMS, CUSTOMER_SCORES, CUSTOMER_SEGMENTS
+from dagster_project.lib.asset_keys import (
+    CLV_MODEL_PARAMS,
+    CUSTOMER_SCORES,
+    CUSTOMER_SEGMENTS,
+    ERASURE_LOG,
+)
 from dagster_project.lib.months import month_end
 from dagster_project.lib.scoring.customer_scores import ScoringParameters, score_customers
 from dagster_project.lib.scoring.purchases import customer_purchase_facts
@@ -23,6 +28,7 @@ UNIFIED = [
     dbt_model_key("fct_orders"),
     dbt_model_key("dim_customers"),
     dbt_model_key("fct_web_events"),
+    ERASURE_LOG,  # the right to be forgotten is applied before anything is scored
 ]
 
 

@@ -15,6 +15,11 @@
 
 Only data dated on or before the as-of day counts: the CRM version of each customer number
 last updated by then, and the snapshot's own `customer_scores`.
+
+Every row carries `marketing_opt_in`, the consent of that CRM version (false for customers
+without a CRM record, who never gave one). Birthday and win-back mails are marketing: act on
+them only where it is true. A contract-end notice is a service message about the customer's
+own contract; the flag tells whether it may carry an offer.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ TRIGGER_SCHEMA: dict[str, pl.DataType] = {
     "trigger": pl.Utf8(),
     "due_date": pl.Date(),
     "detail": pl.Utf8(),
+    "marketing_opt_in": pl.Boolean(),
 }
 
 
@@ -49,7 +55,8 @@ class TriggerParameters:
 
 def load_crm_as_of(con: duckdb.DuckDBPyConnection, snapshot_month: date) -> pl.DataFrame:
     """Per CRM customer number, its latest version updated by the as-of day, for the customers
-    of the snapshot: customer_id, customer_no, birth_date, contract_end_date, updated_at.
+    of the snapshot: customer_id, customer_no, birth_date, contract_end_date, updated_at,
+    marketing_opt_in.
 
     Internal: the frame holds birth dates and never leaves the trigger functions.
     """
@@ -58,7 +65,7 @@ def load_crm_as_of(con: duckdb.DuckDBPyConnection, snapshot_month: date) -> pl.D
         """
         with versions as (
             select
-                customer_no, birth_date, contract_end_date, updated_at,
+                customer_no, birth_date, contract_end_date, updated_at, marketing_opt_in,
                 row_number() over (
                     partition by customer_no
                     order by updated_at desc, source_file desc, source_line desc
@@ -67,7 +74,7 @@ def load_crm_as_of(con: duckdb.DuckDBPyConnection, snapshot_month: date) -> pl.D
             where updated_at < $day_after
         )
         select map.customer_id, versions.customer_no, versions.birth_date,
-            versions.contract_end_date, versions.updated_at
+            versions.contract_end_date, versions.updated_at, versions.marketing_opt_in
         from versions
         inner join marts.customer_identity_map as map
             on map.source_system = 'crm' and map.source_key = versions.customer_no
@@ -181,9 +188,20 @@ def customer_triggers(
         contract_end_triggers(crm, as_of, params.contract_end_horizon_days),
         win_back_triggers(scores, params),
     ]
+    consent = pl.col("marketing_opt_in") if "marketing_opt_in" in crm.columns else pl.lit(None)
+    # one consent per customer: the latest updated CRM version (as in birthday_triggers)
+    consents = (
+        crm.sort("updated_at", "customer_no", descending=True)
+        .unique("customer_id", keep="first")
+        .select("customer_id", consent.cast(pl.Boolean).alias("marketing_opt_in"))
+    )
     return (
         pl.concat([part.cast({"due_date": pl.Date}) for part in parts])
-        .with_columns(pl.lit(snapshot_month).alias("snapshot_month"))
+        .join(consents, on="customer_id", how="left")
+        .with_columns(
+            pl.lit(snapshot_month).alias("snapshot_month"),
+            pl.col("marketing_opt_in").fill_null(False),
+        )
         .select(list(TRIGGER_SCHEMA))
         .cast(TRIGGER_SCHEMA)
         .sort("trigger", "due_date", "customer_id")

@@ -1,7 +1,9 @@
 {#-
     One row per unified customer; no direct personal data (no names, e-mail, phone, street,
-    birth date). Attributes: the latest CRM version (by updated_at) wins; prospects fill what
-    CRM lacks (postal_code, country, birth year).
+    birth date) and no source identifier: the CRM customer number is only in
+    customer_identity_map, the one published place that links a customer_id to source keys.
+    Attributes: the latest CRM version (by updated_at) wins; prospects fill what CRM lacks
+    (postal_code, country, birth year).
 -#}
 with
 
@@ -38,7 +40,6 @@ customer_records as (
     select
         customer_id,
         min(seen_at) as first_seen_at,
-        max(case when source_system = 'crm' then source_key end) as crm_customer_no,
         sum(case when source_system = 'crm' then 1 else 0 end) as crm_customer_nos,
         sum(case when source_system = 'shop_account' then 1 else 0 end) as shop_accounts,
         sum(case when source_system = 'shop_order' then 1 else 0 end) as shop_orders,
@@ -138,7 +139,6 @@ final as (
         marketing_opt_in,
         prospects > 0 and crm_customer_nos + shop_orders + shop_accounts + loyalty_cards + store_transactions = 0
             as is_prospect_only,
-        crm_customer_no,
         cast(crm_customer_nos as {{ dbt.type_int() }}) as crm_customer_nos,
         cast(shop_accounts as {{ dbt.type_int() }}) as shop_accounts,
         cast(shop_orders as {{ dbt.type_int() }}) as shop_orders,
