@@ -36,8 +36,9 @@ CLV_LIBRARIES = ("segmentwerk", "lifetimes", "pymc_marketing")
 
 # Dagster step key -> stage of the issue (first match wins)
 STAGES = (
-    ("dbt_unification", r"dbt|unification"),
     ("quality_gate", r"quality|expectation|check|gate|reconcil"),
+    ("dbt_unification", r"dbt|unification"),
+    ("erasure", r"erasure|privacy"),
     ("clv_fit", r"clv"),
     ("clustering", r"cluster"),
     ("scoring", r"score|rfm|abc|value|purchase"),

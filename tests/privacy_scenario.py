@@ -7,12 +7,16 @@
    old e-mail only (written in capitals, with spaces). Every identifier of both is recorded.
 3. An `erasure_requests` file lands, and `segmentwerk run --month 2025-12` runs in a
    subprocess while a thread of this process queries `$DUCKDB_PATH` on one long-lived
-   read-only connection (tests/test_reader_during_run.py judges what it saw).
+   read-only connection (tests/test_reader_during_run.py judges what it saw). The first
+   attempt of that run is killed with SIGKILL (its whole process tree, dbt included) a few
+   seconds into its work, as a crash or an OOM kill would; the second attempt must recover
+   on its own.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -156,6 +160,27 @@ class Reader(threading.Thread):
             time.sleep(0.05)
 
 
+def _kill_mid_run(command: list[str], env: dict[str, str], run_log: Path) -> int:
+    """Start the run, wait until its dbt build writes to the run log, then SIGKILL the tree."""
+    logged = run_log.stat().st_size if run_log.exists() else 0
+    run = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: dbt dies with it
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and run.poll() is None:
+        if run_log.exists() and run_log.stat().st_size > logged + 2000:
+            break  # dbt is building the build database
+        time.sleep(0.1)
+    time.sleep(2.0)
+    if run.poll() is None:
+        os.killpg(run.pid, signal.SIGKILL)
+    return run.wait(timeout=60)
+
+
 def build_erasure_scenario(root: Path) -> ErasureScenario:
     from dagster_project.lib.demo_data import generate_demo_data
 
@@ -201,9 +226,15 @@ def build_erasure_scenario(root: Path) -> ErasureScenario:
     reader.start()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     env |= {"LANDING_DIR": str(demo.landing_dir), "DUCKDB_PATH": str(duckdb_path)}
+    command = [str(Path(sys.executable).with_name("segmentwerk")), "run", "--month", END_MONTH]
+    killed = _kill_mid_run(command, env, settings.run_log_path)
+    seen = len(reader.results)
+    while len(reader.results) < seen + 3 and reader.is_alive():
+        time.sleep(0.05)  # the reader's own queries after the kill (its connection is busy)
+    after_kill = reader.results[-1]
     started = time.monotonic()
     second = subprocess.run(
-        [str(Path(sys.executable).with_name("segmentwerk")), "run", "--month", END_MONTH],
+        command,
         env=env,
         capture_output=True,
         text=True,
@@ -226,6 +257,8 @@ def build_erasure_scenario(root: Path) -> ErasureScenario:
             "results": reader.results,
             "errors": reader.errors,
             "run_seconds": duration,
+            "after_kill": after_kill,
+            "killed_returncode": killed,
         },
         second_run=second,
     )

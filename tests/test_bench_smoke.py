@@ -27,6 +27,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "2000",
             "--backfill-months",
             "0",
+            "--purchase-rate",
+            "1",
             "--clv",
             "segmentwerk,lifetimes",
             "--data-dir",
@@ -45,7 +47,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["machine"]["cores"] >= 1 and result["versions"]["duckdb"]
     (run,) = result["runs"]
-    assert run["customers"] == 2000 and run["orders"] > 2000
+    assert run["customers"] == 2000 and run["orders"] > 2000 and run["purchase_rate"] == 1
     for tool in ("segmentwerk", "pandas_reference", "floor"):
         for key in FIGURES:
             assert run[tool][key] > 0, (tool, key)

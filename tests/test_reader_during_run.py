@@ -19,6 +19,15 @@ def test_the_run_succeeds_while_a_reader_holds_the_warehouse_open(
     assert run.returncode == 0, run.stderr[-2000:]
 
 
+def test_a_run_killed_mid_way_leaves_the_publication_intact_and_the_next_run_recovers(
+    erasure_scenario: ErasureScenario,
+) -> None:
+    reader = erasure_scenario.reader
+    assert reader["killed_returncode"] == -9  # it was really killed, not finished
+    assert reader["after_kill"] == reader["before"]  # the old publication, unchanged
+    assert erasure_scenario.second_run.returncode == 0  # no manual clean-up needed
+
+
 def test_the_reader_never_gets_an_error(erasure_scenario: ErasureScenario) -> None:
     reader = erasure_scenario.reader
     assert reader["errors"] == []

@@ -95,6 +95,19 @@ def load_export_candidates(
                 from marts.customer_identity_map as map
                 inner join crm_latest
                     on map.source_system = 'crm' and map.source_key = crm_latest.customer_no
+            ),
+            -- two equi-joins, not one OR condition: DuckDB hashes each contact once instead of
+            -- comparing every contact with every suppressed key (minutes at a million).
+            suppressed_customers as (
+                select contacts.customer_id
+                from contacts
+                inner join _export_suppressed as s
+                    on s.key_hash = sha256($salt || '|crm:' || contacts.customer_no)
+                union
+                select contacts.customer_id
+                from contacts
+                inner join _export_suppressed as s
+                    on s.key_hash = sha256($salt || '|email:' || contacts.email_normalized)
             )
             select snapshot.customer_id, snapshot.segment, snapshot.lifecycle_stage,
                 snapshot.value_tier, snapshot.abc_class, snapshot.predicted_clv_12m,
@@ -106,11 +119,7 @@ def load_export_candidates(
             from snapshot
             left join lookalikes on lookalikes.customer_id = snapshot.customer_id
             left join contacts on contacts.customer_id = snapshot.customer_id
-            where not exists (
-                select 1 from _export_suppressed as s
-                where s.key_hash = sha256($salt || '|crm:' || contacts.customer_no)
-                    or s.key_hash = sha256($salt || '|email:' || contacts.email_normalized)
-            )
+            where snapshot.customer_id not in (select customer_id from suppressed_customers)
             order by snapshot.customer_id
             """,
             params={"month": snapshot_month, "salt": salt},

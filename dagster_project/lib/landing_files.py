@@ -115,7 +115,7 @@ class PreflightSummary:
         return (
             f"landing preflight: {self.files} files ({self.inspected} inspected, "
             f"{self.files - self.inspected} unchanged), {self.unreadable} unreadable, "
-            f"{self.repaired} with {self.rejected_lines} malformed lines, {self.seconds:.2f} s"
+            f"{self.rejected_lines} malformed lines in {self.repaired} files, {self.seconds:.2f} s"
         )
 
 
