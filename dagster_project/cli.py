@@ -49,9 +49,17 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from dagster_project.lib.job_runner import run_months, summarize_warehouse
+    from dagster_project.lib.landing_contract import missing_required_tables_reason
 
     months = _months_from_args(args)
+    # Said at once, before Dagster, dbt and the warehouse are loaded (the job says the same).
+    reason = missing_required_tables_reason(load_settings().landing_dir)
+    if reason:
+        print(f"segmentwerk run failed: {months[0]:%Y-%m}: {reason}", file=sys.stderr)
+        return 1
+
+    from dagster_project.lib.job_runner import run_months, summarize_warehouse
+
     outcome = run_months(
         months,
         quiet=args.quiet,

@@ -203,3 +203,20 @@ def test_the_published_file_carries_no_personal_data(demo_warehouse: BuiltWareho
             assert hits == 0, f"{schema}.{table}.{column}"
     finally:
         con.close()
+
+
+def test_customer_ids_are_salted_so_an_email_alone_does_not_reveal_one(
+    demo_warehouse: BuiltWarehouse,
+):
+    """Unsalted, a guest's id would be 'cus_' || md5('email:<address>')[:16] for everyone to
+    compute; each installation salts new ids with its own secret (dbt mint_customer_id)."""
+    build = demo_warehouse.settings.build_db_path
+    computable, customers = query(
+        build,
+        "select count(distinct n.customer_id) filter ("
+        "    where n.customer_id = 'cus_' || substring(md5(g.group_key), 1, 16)), "
+        "  count(distinct n.customer_id) "
+        "from intermediate.int_identity__customer_groups as g "
+        "inner join intermediate.int_identity__node_customers as n using (node_key)",
+    )[0]
+    assert customers > 1000 and computable == 0

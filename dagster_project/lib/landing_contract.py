@@ -98,9 +98,7 @@ REQUIRED_TABLES = ("shop_orders",)
 LANDING_SUFFIXES = (".csv", ".parquet")
 
 # Direct personal data (contract, section 3): never published, masked in the quarantine.
-PERSONAL_COLUMNS = frozenset(
-    {"first_name", "last_name", "email", "phone", "street", "birth_date"}
-)
+PERSONAL_COLUMNS = frozenset({"first_name", "last_name", "email", "phone", "street", "birth_date"})
 
 
 def landing_files(landing_dir: Path, table: str) -> list[Path]:
@@ -115,3 +113,15 @@ def landing_files(landing_dir: Path, table: str) -> list[Path]:
 def missing_required_tables(landing_dir: Path) -> list[str]:
     """Required tables without a single file: nothing downstream can be built without them."""
     return [name for name in REQUIRED_TABLES if not landing_files(landing_dir, name)]
+
+
+def missing_required_tables_reason(landing_dir: Path) -> str | None:
+    """The one-line reason a run cannot start (None when it can): the same for the CLI, which
+    says it before loading anything, and for the dbt asset, which a UI run reaches."""
+    missing = missing_required_tables(landing_dir)
+    if not missing:
+        return None
+    return (
+        f"required landing table {', '.join(missing)} has no .csv or .parquet files in "
+        f"{landing_dir}"
+    )

@@ -7,8 +7,9 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_fo
 
 from dagster_project.lib.dbt_manifest import ensure_manifest
 from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
-from dagster_project.lib.landing_contract import missing_required_tables
+from dagster_project.lib.landing_contract import missing_required_tables_reason
 from dagster_project.lib.landing_files import run_preflight
+from dagster_project.lib.privacy.erasure import SuppressionStore
 from dagster_project.lib.settings import DBT_PROJECT_DIR, load_settings
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
 
@@ -26,13 +27,9 @@ def unification_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
     settings = warehouse.settings
-    missing = missing_required_tables(settings.landing_dir)
-    if missing:
-        raise dg.Failure(
-            description=f"required landing table {', '.join(missing)} has no .csv or .parquet "
-            f"files in {settings.landing_dir}",
-            allow_retries=False,
-        )
+    reason = missing_required_tables_reason(settings.landing_dir)
+    if reason:
+        raise dg.Failure(description=reason, allow_retries=False)
     with warehouse.writer(context.log):
         # Every landing file is checked before dbt reads it: unreadable files and malformed
         # lines become quarantine rows instead of failing the build (lib/landing_files.py).
@@ -43,6 +40,9 @@ def unification_dbt_models(
         # dbt inherits this process's environment; the paths are absolute so dbt's working
         # directory does not matter.
         os.environ.update(settings.dbt_env())
+        # New customer ids are salted with the installation's secret: an e-mail address alone
+        # must not lead to anybody's id in the published marts.
+        os.environ["SEGMENTWERK_ID_SALT"] = SuppressionStore(settings.privacy_dir).customer_id_salt
         yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -30,6 +30,7 @@ keys, customers and rows per layer were removed.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import secrets
 from collections import defaultdict
@@ -128,6 +129,12 @@ class SuppressionStore:
             finally:
                 tmp.unlink()
         return path.read_text().strip()
+
+    @property
+    def customer_id_salt(self) -> str:
+        """The salt of new customer ids (dbt macro `mint_customer_id`): derived from the
+        installation's secret, so the secret itself never reaches dbt's compiled SQL."""
+        return hashlib.sha256(f"{self.salt}|customer_id".encode()).hexdigest()[:32]
 
     def hashes(self) -> pl.DataFrame:
         path = self.directory / SUPPRESSION_FILE

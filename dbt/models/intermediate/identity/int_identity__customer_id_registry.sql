@@ -12,8 +12,8 @@
     re-mint ids of merged or split customers.
 
     For every current group (see int_identity__customer_groups):
-      - no key registered yet: mint 'cus_' || first 16 hex of md5(anchor) (if that id was
-        ever handed out before: md5(anchor || '#split#' || it));
+      - no key registered yet: mint 'cus_' || first 16 hex of md5(id salt || anchor) (if that
+        id was ever handed out before: of anchor || '#split#' || it); see mint_customer_id;
       - keys registered under one or more ids: keep the earliest registered id (then the
         smallest); the other ids are merged into it (see marts.customer_id_merges);
       - an id claimed by several groups (a split, e.g. an e-mail became a household e-mail and
@@ -122,7 +122,7 @@ anchors as (
 fresh_ids as (
     select
         group_key,
-        {{ dbt.concat(["'cus_'", 'substring(' ~ dbt.hash('group_key') ~ ', 1, 16)']) }} as fresh_id
+        {{ mint_customer_id('group_key') }} as fresh_id
     from anchors
 ),
 
@@ -132,10 +132,10 @@ group_ids as (
         case
             when kept.customer_id is not null then kept.customer_id
             when preferred.customer_id is not null
-                then {{ dbt.concat(["'cus_'", 'substring(' ~ dbt.hash(dbt.concat(["anchors.group_key", "'#split#'", "preferred.customer_id"])) ~ ', 1, 16)']) }}
+                then {{ mint_customer_id(dbt.concat(["anchors.group_key", "'#split#'", "preferred.customer_id"])) }}
             when known_ids.customer_id is null then fresh_ids.fresh_id
             -- the anchor's natural id was handed out before (to a group it has left)
-            else {{ dbt.concat(["'cus_'", 'substring(' ~ dbt.hash(dbt.concat(["anchors.group_key", "'#split#'", "fresh_ids.fresh_id"])) ~ ', 1, 16)']) }}
+            else {{ mint_customer_id(dbt.concat(["anchors.group_key", "'#split#'", "fresh_ids.fresh_id"])) }}
         end as customer_id
     from anchors
     inner join fresh_ids
