@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltWarehouse, query, run_pipeline
+from tests.conftest import BuiltWarehouse, query, run_pipeline, warehouse_env
 
 
 @pytest.mark.parametrize(
@@ -114,6 +114,10 @@ def test_orders_after_a_months_end_do_not_change_its_snapshot(
 
     # December orders already exist in the landing zone; add big January orders on top.
     assert _append_future_orders(landing, "2026-01", "9999.00") > 50
+    # The same installation (its secret salts new customer ids), rebuilt from scratch.
+    with warehouse_env(landing, warehouse) as settings:
+        settings.privacy_dir.mkdir(parents=True)
+        shutil.copy2(demo_warehouse.settings.privacy_dir / "salt", settings.privacy_dir / "salt")
     # The same backfill as the session's (cluster ids of November follow October's).
     months = [date(2025, 10, 1), date(2025, 11, 1)]
     assert run_pipeline(landing, warehouse, months).success

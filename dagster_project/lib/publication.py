@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,10 @@ PERSONAL_COLUMN_NAMES = frozenset(
     }
 )
 VERSIONS_KEPT = 3
+# A version that predates an erasure is deleted right after the switch, but not before the
+# queries that began on it had time to finish: a reader saw "TProtocolException: Invalid data"
+# once (loaded machine) when the files of its running query went away.
+STALE_VERSION_GRACE_S = 3.0
 ERASURE_GENERATION_FILE = "_erasure_generation"
 
 
@@ -134,6 +139,8 @@ def _remove_leftovers(
         shutil.rmtree(tmp, ignore_errors=True)
     complete = [p for p in versions if not p.name.endswith(".tmp") and p.name != keep]
     stale = [p for p in complete if erasure_generation_of(p) != erasure_generation]
+    if stale:
+        time.sleep(STALE_VERSION_GRACE_S)
     for old in stale:
         shutil.rmtree(old, ignore_errors=True)
     for old in [p for p in complete if p not in stale][: -(VERSIONS_KEPT - 1) or None]:
