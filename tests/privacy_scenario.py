@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 from conftest import DemoSet, ErasureScenario, query, run_pipeline, warehouse_env
 
+from dagster_project.lib.publication import published_versions
+
 END_MONTH = "2025-12"
 FIRST_MONTH = date(2025, 11, 1)
 
@@ -204,9 +206,7 @@ def build_erasure_scenario(root: Path) -> ErasureScenario:
 
     persons = _pick_persons(settings.build_db_path)
     before = _aggregates(settings.build_db_path)
-    before["published_versions"] = sorted(
-        p.name for p in (settings.published_dir / "versions").iterdir()
-    )
+    before["published_versions"] = [v.version for v in published_versions(settings.published_dir)]
     crm_export = (settings.exports_dir / "2025-11" / "crm.csv").read_text(encoding="utf-8")
     before["exported"] = {
         name: any(customer_id in crm_export for customer_id in kinds["customer_id"])

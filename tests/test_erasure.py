@@ -19,6 +19,7 @@ import pytest
 from conftest import ErasureScenario, query, warehouse_env
 
 from dagster_project.lib.privacy.customer_match import hashed_email, hashed_phone
+from dagster_project.lib.publication import published_versions
 
 NOVEMBER = date(2025, 11, 1)
 
@@ -149,14 +150,14 @@ def test_the_published_warehouse_and_every_kept_version_are_clean(
     erasure_scenario: ErasureScenario,
 ) -> None:
     settings = erasure_scenario.settings
-    versions = sorted(p for p in (settings.published_dir / "versions").iterdir() if p.is_dir())
+    versions = published_versions(settings.published_dir)
     # every version published before the erasure is gone; only the new one is left
-    assert versions and not {v.name for v in versions} & set(
+    assert versions and not {v.version for v in versions} & set(
         erasure_scenario.before["published_versions"]
     )
     con = duckdb.connect()
     try:
-        files = sorted(str(f) for v in versions for f in v.rglob("*.parquet"))
+        files = sorted(str(f) for v in versions for f in v.directory.rglob("*.parquet"))
         assert any(f.endswith("dim_customers.parquet") for f in files)
         relations = [f"read_parquet('{f}')" for f in files]
         assert _scan(con, relations, _needles(erasure_scenario)) == []

@@ -29,13 +29,8 @@ def test_a_run_killed_mid_way_leaves_the_publication_intact_and_the_next_run_rec
 
 
 def test_the_reader_keeps_working_through_the_run(erasure_scenario: ErasureScenario) -> None:
-    """KNOWN BUG (issue 6 stays open): about one run in three, one query that overlaps the
-    switch of `current` fails with 'TProtocolException: Invalid data' (DuckDB seems to re-read
-    a file by its path after the symlink moved). The goal is zero errors; until it is fixed,
-    this asserts that such errors stay isolated and the connection keeps working."""
     reader = erasure_scenario.reader
-    assert len(reader["errors"]) <= 1, reader["errors"]
-    assert all("Invalid data" in error for error in reader["errors"]), reader["errors"]
+    assert reader["errors"] == []
     # it really read during the run, not once before and once after
     assert len(reader["results"]) >= 50, (len(reader["results"]), reader["run_seconds"])
 

@@ -2,23 +2,41 @@
 
 BI tools hold long-lived read-only connections to `$DUCKDB_PATH`; DuckDB would refuse a writer
 while they do. So the published file holds only *views* over Parquet files, and a publication
-never writes to it in the normal case:
+never writes to it in the normal case. Layout of `<published>/`:
 
-1. every table of the published schemas is copied to `<published>/versions/<id>.tmp/`, which
-   is renamed to `<published>/versions/<id>/` once complete;
-2. the symlink `<published>/current` is replaced atomically to point at the new version, so a
-   reader sees the complete old state or the complete new one, without reconnecting;
+    versions/version=<key>/<schema>/<table>.parquet   one complete, immutable copy per version
+    versions/version=<key>/_publication.parquet       what was published, when
+    markers/<key>@<visible_from_ms>                    an empty file: the version is committed
+
+1. every table of the published schemas is copied to `staging/<key>/`, which is renamed to
+   `versions/version=<key>/` once complete;
+2. the marker is created: the version becomes current at `visible_from_ms`, a moment later;
 3. only when the set of tables or their columns change is `$DUCKDB_PATH` rebuilt: as a new file
    that `os.replace` puts over the old one (readers pick it up when they reconnect).
 
-A run killed at any point leaves `current` pointing at a complete version; leftovers of the
-interrupted publication (`*.tmp`) are removed by the next one.
+Every view reads `versions/version=*/<schema>/<table>.parquet` and keeps the rows of the
+current version: the committed marker with the smallest key whose `visible_from_ms` has passed
+at the start of the reader's transaction (`now()`). Why so, and not a `current` symlink:
+
+- A file a query reads never changes under its path. DuckDB opens a Parquet file by path more
+  than once per query (metadata at bind, then again per scanning thread); behind a symlink that
+  was switched in between, it read the new bytes with the old metadata ("TProtocolException:
+  Invalid data") or mixed two versions.
+- All views of one query pick the same version: `now()` is the same for the whole transaction,
+  and a version's files and marker exist before its `visible_from_ms` (which is why it lies in
+  the future when the marker is written). The join on the hive column prunes the other
+  versions' files before they are opened, so old versions cost a directory listing, not a read.
+- Keys count *down* (`999999999998`, `...97`, ...), so the newest version sorts first and is
+  the file DuckDB opens at bind time to learn the schema; an old version can be deleted while a
+  query is in flight without that query ever opening it.
+
+A run killed at any point leaves the last committed version current; leftovers of the
+interrupted publication (staging, a version without marker) are removed by the next one.
 
 Erasure: every version records the erasure generation it was built under (the size of the
 suppression list). Once a person has been erased, every older version still holds them, so a
-publication under a newer generation deletes all versions but the new one right after the
-switch; readers in the middle of a query keep their open files (POSIX), their next query reads
-the new version.
+publication under a newer generation deletes all versions but the new one, a few seconds after
+the switch (queries that started on the old version finish first).
 """
 
 from __future__ import annotations
@@ -52,12 +70,20 @@ PERSONAL_COLUMN_NAMES = frozenset(
         "date_of_birth",
     }
 )
+# Bumped when the layout of `<published>/` changes: the view file is then rebuilt.
+LAYOUT_FORMAT = 2
 VERSIONS_KEPT = 3
-# A version that predates an erasure is deleted right after the switch, but not before the
-# queries that began on it had time to finish: a reader saw "TProtocolException: Invalid data"
-# once (loaded machine) when the files of its running query went away.
+# A new version becomes current this long after its marker is written; it only has to cover
+# the moment between computing the time and creating the marker (see the module docstring).
+VISIBILITY_DELAY_S = 0.5
+# Versions that predate an erasure are deleted this long after the switch, so that queries
+# which began on them can finish.
 STALE_VERSION_GRACE_S = 3.0
 ERASURE_GENERATION_FILE = "_erasure_generation"
+PUBLICATION_LOG_FILE = "_publication.parquet"
+_KEY_BASE = 10**12 - 1  # keys count down from here; 12 digits sort as text
+_VERSION_PREFIX = "version="
+FILE_COLUMN = "_segmentwerk_file"
 
 
 class PublicationRefused(RuntimeError):
@@ -69,9 +95,15 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(path: Path) -> str:
+def _literal(path: Path | str) -> str:
     """A path as an SQL string literal: `$DUCKDB_PATH` may contain any character."""
-    return "'" + path.as_posix().replace("'", "''") + "'"
+    text = path.as_posix() if isinstance(path, Path) else path
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _glob_escaped(path: Path) -> str:
+    """`path` for use inside a DuckDB glob pattern: `*?[]` in a folder name are literal."""
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in path.as_posix())
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,40 @@ class PublicationResult:
     row_counts: dict[str, int] = field(default_factory=dict)
     rebuilt_views: bool = False
     removed_versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    key: str
+    directory: Path
+    visible_from_ms: int | None  # None: never committed (a publication was interrupted)
+
+    @property
+    def sequence(self) -> int:
+        return _KEY_BASE - int(self.key)
+
+    @property
+    def version(self) -> str:
+        """The human-readable id of `audit.publication.version`."""
+        try:
+            return (self.directory / "_version").read_text().strip()
+        except FileNotFoundError:
+            return self.key
+
+
+def published_versions(published_dir: Path) -> list[PublishedVersion]:
+    """The versions on disk, oldest first (committed or not)."""
+    markers: dict[str, int] = {}
+    for marker in (published_dir / "markers").glob("*@*"):
+        key, _, visible = marker.name.partition("@")
+        if visible.isdigit():
+            markers[key] = int(visible)
+    versions = []
+    for directory in (published_dir / "versions").glob(f"{_VERSION_PREFIX}*"):
+        key = directory.name.removeprefix(_VERSION_PREFIX)
+        if key.isdigit() and directory.is_dir():
+            versions.append(PublishedVersion(key, directory, markers.get(key)))
+    return sorted(versions, key=lambda v: v.sequence)
 
 
 def _list_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -114,7 +180,9 @@ def _check_no_personal_columns(tables: list[tuple[str, str, list[tuple[str, str]
 
 
 def _layout_signature(tables: list[tuple[str, str, list[tuple[str, str]]]], root: Path) -> str:
-    payload = json.dumps({"root": str(root), "tables": tables}, sort_keys=True)
+    payload = json.dumps(
+        {"format": LAYOUT_FORMAT, "root": str(root), "tables": tables}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -127,42 +195,109 @@ def erasure_generation_of(version_dir: Path) -> int:
         return 0
 
 
-def _remove_leftovers(
-    versions_dir: Path, published_dir: Path, keep: str, erasure_generation: int
+def _delete_version(published_dir: Path, version: PublishedVersion) -> None:
+    """Uncommit first (no new query picks it), then move it out of the views' glob at once."""
+    if version.visible_from_ms is not None:
+        marker = published_dir / "markers" / f"{version.key}@{version.visible_from_ms}"
+        marker.unlink(missing_ok=True)
+    trash = published_dir / "trash" / f"{version.key}-{uuid.uuid4().hex[:6]}"
+    trash.parent.mkdir(exist_ok=True)
+    try:
+        os.replace(version.directory, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _remove_interrupted(published_dir: Path) -> None:
+    """What a killed publication leaves: staging copies, a version never committed, trash, and
+    the symlink layout of LAYOUT_FORMAT 1 (its view file is rebuilt by this publication)."""
+    for leftover in ("staging", "trash"):
+        shutil.rmtree(published_dir / leftover, ignore_errors=True)
+    for version in published_versions(published_dir):
+        if version.visible_from_ms is None:
+            shutil.rmtree(version.directory, ignore_errors=True)
+    for marker in (published_dir / "markers").glob("*"):
+        key = marker.name.partition("@")[0]
+        if not (published_dir / "versions" / f"{_VERSION_PREFIX}{key}").is_dir():
+            marker.unlink(missing_ok=True)
+
+
+def _remove_format_1(published_dir: Path) -> None:
+    for link in [published_dir / "current", *published_dir.glob("current.tmp-*")]:
+        if link.is_symlink():
+            link.unlink()
+    versions_dir = published_dir / "versions"
+    for old in versions_dir.iterdir() if versions_dir.is_dir() else ():
+        if not old.name.startswith(_VERSION_PREFIX):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_old_versions(
+    published_dir: Path, keep: PublishedVersion, erasure_generation: int
 ) -> tuple[str, ...]:
-    """Remove interrupted publications, versions beyond the last few, and every version that
-    predates an erasure (it still holds the erased persons); returns the stale ones removed."""
-    for tmp in published_dir.glob("current.tmp-*"):
-        tmp.unlink(missing_ok=True)
-    versions = sorted(p for p in versions_dir.iterdir() if p.is_dir())
-    for tmp in (p for p in versions if p.name.endswith(".tmp")):
-        shutil.rmtree(tmp, ignore_errors=True)
-    complete = [p for p in versions if not p.name.endswith(".tmp") and p.name != keep]
-    stale = [p for p in complete if erasure_generation_of(p) != erasure_generation]
+    """Delete every version that predates an erasure (it still holds the erased persons) and
+    versions beyond the last few; returns the stale ones removed."""
+    older = [v for v in published_versions(published_dir) if v.sequence < keep.sequence]
+    stale = [v for v in older if erasure_generation_of(v.directory) != erasure_generation]
+    stale_names = tuple(v.version for v in stale)  # read before the folders go
     if stale:
         time.sleep(STALE_VERSION_GRACE_S)
-    for old in stale:
-        shutil.rmtree(old, ignore_errors=True)
-    for old in [p for p in complete if p not in stale][: -(VERSIONS_KEPT - 1) or None]:
-        shutil.rmtree(old, ignore_errors=True)
-    return tuple(p.name for p in stale)
+    for version in stale:
+        _delete_version(published_dir, version)
+    rolling = [v for v in older if v not in stale]
+    for version in rolling[: max(len(rolling) - (VERSIONS_KEPT - 1), 0)]:
+        _delete_version(published_dir, version)
+    return stale_names
 
 
-def _write_view_file(duckdb_path: Path, current: Path, tables, signature: str) -> None:
+def _current_version_sql(published_dir: Path) -> str:
+    markers = _literal(_glob_escaped(published_dir / "markers") + "/*@*")
+    return f"""
+        select min(split_part(marker, '@', 1)) as version_key
+        from (select parse_filename(file) as marker from glob({markers}))
+        where try_cast(split_part(marker, '@', 2) as bigint) <= epoch_ms(now())
+    """
+
+
+def _version_view_sql(published_dir: Path, relative_file: str) -> str:
+    """Rows of the current version of `versions/version=*/<relative_file>`."""
+    versions = published_dir / "versions"
+    files = _literal(
+        f"{_glob_escaped(versions)}/{_VERSION_PREFIX}*/{_glob_escaped(Path(relative_file))}"
+    )
+    prefix = _literal(f"{versions.as_posix()}/{_VERSION_PREFIX}")
+    suffix = _literal(f"/{relative_file}")
+    # The pointer comes first in FROM so that it is bound before the data files are listed:
+    # every version it can choose is then in the list. The join on the file name prunes the
+    # other versions before they are opened (hive partitioning would do the same, but would
+    # also turn any `key=value` folder above the warehouse into a column).
+    return f"""
+        select data.* exclude ({FILE_COLUMN})
+        from audit.current_version as pointer,
+            read_parquet({files}, filename = '{FILE_COLUMN}', hive_partitioning = false) as data
+        where data.{FILE_COLUMN} = {prefix} || pointer.version_key || {suffix}
+    """
+
+
+def _write_view_file(duckdb_path: Path, published_dir: Path, tables, signature: str) -> None:
     tmp_path = duckdb_path.with_name(f".{duckdb_path.name}.{uuid.uuid4().hex}.tmp")
     con = duckdb.connect(str(tmp_path))
     try:
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists {_ident(schema)}")
+        con.execute(
+            f"create view audit.current_version as {_current_version_sql(published_dir)}"
+        )
         for schema, table, _ in tables:
-            parquet = _literal(current / schema / f"{table}.parquet")
+            file = f"{schema}/{table}.parquet"
             con.execute(
                 f"create view {_ident(schema)}.{_ident(table)} as "
-                f"select * from read_parquet({parquet})"
+                f"{_version_view_sql(published_dir, file)}"
             )
         con.execute(
-            "create view audit.publication as select * from read_parquet("
-            f"{_literal(current / '_publication.parquet')})"
+            "create view audit.publication as "
+            f"{_version_view_sql(published_dir, PUBLICATION_LOG_FILE)}"
         )
         # The layout signature tells the next publication whether this file still fits.
         con.execute(f"comment on view audit.publication is 'segmentwerk layout {signature}'")
@@ -197,12 +332,18 @@ def publish_warehouse(
     """Copy the published schemas of `build_db` to a new Parquet version and switch to it.
 
     `erasure_generation` (see `erasure_generation_of`) makes older versions stale when it grew.
+    Returns once the new version is what every new query sees.
     """
-    versions_dir = published_dir / "versions"
-    versions_dir.mkdir(parents=True, exist_ok=True)
+    published_dir.mkdir(parents=True, exist_ok=True)
+    for sub in ("versions", "markers"):
+        (published_dir / sub).mkdir(exist_ok=True)
+    _remove_interrupted(published_dir)
+    existing = published_versions(published_dir)
+    sequence = max((v.sequence for v in existing), default=0) + 1
+    key = f"{_KEY_BASE - sequence:012d}"
     published_at = datetime.now(UTC)
     version = f"{published_at:%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:6]}"
-    staging_dir = versions_dir / f"{version}.tmp"
+    staging_dir = published_dir / "staging" / key
 
     con = duckdb.connect(str(build_db), read_only=True)
     try:
@@ -227,25 +368,32 @@ def publish_warehouse(
         if log:
             con.executemany("insert into _publication values (?, ?, ?, ?)", log)
         con.execute(
-            f"copy _publication to {_literal(staging_dir / '_publication.parquet')} "
+            f"copy _publication to {_literal(staging_dir / PUBLICATION_LOG_FILE)} "
             "(format parquet)"
         )
     finally:
         con.close()
     (staging_dir / ERASURE_GENERATION_FILE).write_text(str(erasure_generation))
+    (staging_dir / "_version").write_text(version)
 
-    version_dir = versions_dir / version
+    version_dir = published_dir / "versions" / f"{_VERSION_PREFIX}{key}"
     os.replace(staging_dir, version_dir)
 
-    current = published_dir / "current"
-    link_tmp = published_dir / f"current.tmp-{uuid.uuid4().hex}"
-    link_tmp.symlink_to(Path("versions") / version, target_is_directory=True)
-    os.replace(link_tmp, current)
-
-    signature = _layout_signature(tables, current)
+    signature = _layout_signature(tables, published_dir)
     rebuilt = _current_signature(duckdb_path) != signature
     if rebuilt:
-        _write_view_file(duckdb_path, current, tables, signature)
+        _write_view_file(duckdb_path, published_dir, tables, signature)
+        _remove_format_1(published_dir)
 
-    removed = _remove_leftovers(versions_dir, published_dir, version, erasure_generation)
+    visible_from_ms = int((time.time() + VISIBILITY_DELAY_S) * 1000)
+    (published_dir / "markers" / f"{key}@{visible_from_ms}").touch()
+    time.sleep(max(visible_from_ms / 1000 - time.time(), 0) + 0.01)
+
+    new = PublishedVersion(key, version_dir, visible_from_ms)
+    removed = _remove_old_versions(published_dir, new, erasure_generation)
+    for scratch in ("staging", "trash"):
+        try:
+            (published_dir / scratch).rmdir()
+        except OSError:
+            pass  # absent, or a concurrent leftover the next publication removes
     return PublicationResult(version, version_dir, row_counts, rebuilt, removed)
