@@ -23,15 +23,15 @@ prospects as (
     select * from {{ ref('stg_marketing__prospects') }}
 ),
 
-web_event_customers as (
-    select * from {{ ref('int_identity__web_event_customers') }}
+web_events as (
+    select * from {{ ref('fct_web_events') }}
 ),
 
 web_activity as (
     select
         customer_id,
         count(*) as web_events
-    from web_event_customers
+    from web_events
     where customer_id is not null
     group by customer_id
 ),

@@ -46,14 +46,11 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['customer_no', 'updated_at'], [
+    {{ deduplicate('checked', ['customer_no', 'updated_at'], [
             'first_name', 'last_name', 'email_normalized', 'phone', 'birth_date', 'gender',
             'street', 'postal_code', 'city', 'country', 'signup_date', 'marketing_opt_in',
             'contract_end_date'
-        ]) }} as quarantine_reason
-    from checked
+        ]) }}
 ),
 
 final as (

@@ -32,10 +32,7 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['currency', 'rate_date'], ['rate_to_reporting']) }} as quarantine_reason
-    from checked
+    {{ deduplicate('checked', ['currency', 'rate_date'], ['rate_to_reporting']) }}
 ),
 
 final as (

@@ -31,10 +31,7 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['loyalty_card_no'], ['customer_no', 'issued_at']) }} as quarantine_reason
-    from checked
+    {{ deduplicate('checked', ['loyalty_card_no'], ['customer_no', 'issued_at']) }}
 ),
 
 final as (

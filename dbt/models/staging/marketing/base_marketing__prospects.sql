@@ -39,12 +39,9 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['prospect_id'], [
+    {{ deduplicate('checked', ['prospect_id'], [
             'email_normalized', 'postal_code', 'country', 'birth_year', 'prospect_source', 'created_at'
-        ]) }} as quarantine_reason
-    from checked
+        ]) }}
 ),
 
 final as (

@@ -30,14 +30,9 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(
-            ["coalesce(customer_no, '')", "coalesce(email_normalized, '')", 'requested_at'],
+    {{ deduplicate('checked', ["coalesce(customer_no, '')", "coalesce(email_normalized, '')", 'requested_at'],
             ['requested_at'],
-            key_label='customer_no, email, requested_at'
-        ) }} as quarantine_reason
-    from checked
+            key_label='customer_no, email, requested_at') }}
 ),
 
 final as (

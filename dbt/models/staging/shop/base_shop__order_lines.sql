@@ -47,14 +47,9 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(
-            ['order_id', "coalesce(" ~ dbt.cast('line_no', dbt.type_string()) ~ ", " ~ dbt.concat(["source_file", "':'", dbt.cast('source_line', dbt.type_string())]) ~ ")"],
+    {{ deduplicate('checked', ['order_id', "coalesce(" ~ dbt.cast('line_no', dbt.type_string()) ~ ", " ~ dbt.concat(["source_file", "':'", dbt.cast('source_line', dbt.type_string())]) ~ ")"],
             ['product_id', 'category', 'quantity', 'unit_price'],
-            key_label='order_id, line_no'
-        ) }} as quarantine_reason
-    from checked
+            key_label='order_id, line_no') }}
 ),
 
 final as (

@@ -54,13 +54,10 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['order_id'], [
+    {{ deduplicate('checked', ['order_id'], [
             'ordered_at', 'customer_no', 'shop_account_id', 'email_normalized', 'channel',
             'device', 'amount_original', 'currency', 'status'
-        ]) }} as quarantine_reason
-    from checked
+        ]) }}
 ),
 
 final as (

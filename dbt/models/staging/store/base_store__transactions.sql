@@ -51,12 +51,9 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['transaction_id'], [
+    {{ deduplicate('checked', ['transaction_id'], [
             'transacted_at', 'store_id', 'loyalty_card_no', 'amount_original', 'currency', 'is_return'
-        ]) }} as quarantine_reason
-    from checked
+        ]) }}
 ),
 
 final as (

@@ -41,12 +41,9 @@ checked as (
 ),
 
 deduplicated as (
-    select
-        *,
-        {{ duplicate_check(['event_id'], [
+    {{ deduplicate('checked', ['event_id'], [
             'occurred_at', 'shop_account_id', 'email_normalized', 'event_type', 'device', 'os'
-        ]) }} as quarantine_reason
-    from checked
+        ]) }}
 ),
 
 final as (
