@@ -7,6 +7,7 @@ the `monthly_resegmentation` job in-process, the publication writes the BI file.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,17 +83,45 @@ def demo_set(tmp_path_factory: pytest.TempPathFactory) -> DemoSet:
 class BuiltWarehouse:
     settings: Settings
     demo: DemoSet
+    # customer_identity_map of the first load ((source_system, source_key) -> customer_id)
+    first_load_identity: dict[tuple[str, str], str]
+
+
+def copy_landing_months(source: Path, target: Path, keep) -> int:
+    """Copy the monthly landing files (`<table>/<table>_<YYYY-MM>.<ext>`) whose month `keep`s."""
+    copied = 0
+    for file in sorted(source.glob("*/*")):
+        month = file.stem.rsplit("_", 1)[-1]
+        if keep(month):
+            (target / file.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, target / file.parent.name / file.name)
+            copied += 1
+    return copied
 
 
 @pytest.fixture(scope="session")
 def demo_warehouse(demo_set: DemoSet, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
-    duckdb_path = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
-    # A backfill of three consecutive snapshots, so that migrations between them exist.
-    months = [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)]
-    outcome = run_pipeline(demo_set.landing_dir, duckdb_path, months)
-    assert outcome.success, outcome.reason
-    with warehouse_env(demo_set.landing_dir, duckdb_path) as settings:
-        return BuiltWarehouse(settings, demo_set)
+    """The demo retailer loaded the way its files arrive: the first load holds the files up to
+    November and backfills October and November; then December's files land and the December
+    run appends (three snapshots, so migrations between them exist)."""
+    root = tmp_path_factory.mktemp("wh")
+    landing, duckdb_path = root / "landing", root / "warehouse.duckdb"
+    last = DEMO_END_MONTH
+    assert copy_landing_months(demo_set.landing_dir, landing, lambda m: m < last) > 0
+    first = run_pipeline(landing, duckdb_path, [date(2025, 10, 1), date(2025, 11, 1)])
+    assert first.success, first.reason
+    first_load_identity = {
+        (system, key): customer_id
+        for system, key, customer_id in query(
+            duckdb_path,
+            "select source_system, source_key, customer_id from marts.customer_identity_map",
+        )
+    }
+    assert copy_landing_months(demo_set.landing_dir, landing, lambda m: m >= last) > 0
+    second = run_pipeline(landing, duckdb_path, [date(2025, 12, 1)])
+    assert second.success, second.reason
+    with warehouse_env(landing, duckdb_path) as settings:
+        return BuiltWarehouse(settings, DemoSet(landing, demo_set.truth_dir), first_load_identity)
 
 
 # --- a small warehouse that sees a right-to-be-forgotten request (test_erasure.py and

@@ -1,6 +1,6 @@
 """Smoke test of `make bench` (bench/run.py) at a tiny scale with the base dependencies only.
 
-It runs the real pipeline once (one month, no backfill) on 2,000 demo customers, the pandas
+It runs the real pipeline once (one month, no backfill) on 500 demo customers, the pandas
 reference, the DuckDB floor and our CLV fit (lifetimes and pymc-marketing are reported as not
 installed unless the optional `bench` group is), then checks the JSON and the markdown.
 """
@@ -24,7 +24,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "-m",
             "bench.run",
             "--scales",
-            "2000",
+            "500",
             "--backfill-months",
             "0",
             "--purchase-rate",
@@ -47,7 +47,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["machine"]["cores"] >= 1 and result["versions"]["duckdb"]
     (run,) = result["runs"]
-    assert run["customers"] == 2000 and run["orders"] > 2000 and run["purchase_rate"] == 1
+    assert run["customers"] == 500 and run["orders"] > 500 and run["purchase_rate"] == 1
     for tool in ("segmentwerk", "pandas_reference", "floor"):
         for key in FIGURES:
             assert run[tool][key] > 0, (tool, key)
@@ -62,4 +62,4 @@ def test_bench_smoke(tmp_path: Path) -> None:
     lt = run["clv"]["lifetimes"]
     assert lt["available"] is False or lt["max_rel_diff_vs_segmentwerk"] < 0.01
     text = docs.read_text()
-    assert "| 2,000 |" in text and "segmentwerk, one month" in text
+    assert "| 500 |" in text and "segmentwerk, one month" in text

@@ -1,28 +1,16 @@
-"""Stable customer ids as landing files accumulate; an orders-only landing zone; CLI behaviour."""
+"""Stable customer ids as landing files accumulate; CLI behaviour on an empty landing zone.
+
+(An orders-only landing zone is tests/test_cdnow_pipeline.py.)
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
-import polars as pl
-
-from tests.conftest import DemoSet, query, run_pipeline
-
-
-def _copy_months(source: Path, target: Path, keep) -> int:
-    copied = 0
-    for file in sorted(source.glob("*/*")):
-        month = file.stem.rsplit("_", 1)[-1]
-        if keep(month):
-            (target / file.parent.name).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(file, target / file.parent.name / file.name)
-            copied += 1
-    return copied
+from tests.conftest import BuiltWarehouse, query
 
 
 def _segmentwerk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -35,26 +23,10 @@ def _segmentwerk(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
-def test_appending_a_month_never_renames_an_existing_customer(demo_set: DemoSet, tmp_path: Path):
-    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
-    last = "2025-12"
-    assert _copy_months(demo_set.landing_dir, landing, lambda m: m < last) > 0
-    first = run_pipeline(landing, warehouse, [date(2025, 11, 1)])
-    assert first.success, first.reason
-    before = dict(
-        (((s, k), c) for s, k, c in query(warehouse, "select * from marts.customer_identity_map"))
-    )
-
-    assert _copy_months(demo_set.landing_dir, landing, lambda m: m == last) > 0
-    # The second load goes through the console script, the way a cron job would call it.
-    done = _segmentwerk(
-        "run",
-        "--month",
-        last,
-        "--quiet",
-        env={"LANDING_DIR": str(landing), "DUCKDB_PATH": str(warehouse)},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+def test_appending_a_month_never_renames_an_existing_customer(demo_warehouse: BuiltWarehouse):
+    """The session warehouse was loaded up to November first, then December's files landed."""
+    warehouse = demo_warehouse.settings.duckdb_path
+    before = demo_warehouse.first_load_identity
     after = dict(
         (((s, k), c) for s, k, c in query(warehouse, "select * from marts.customer_identity_map"))
     )
@@ -81,26 +53,6 @@ def test_appending_a_month_never_renames_an_existing_customer(demo_set: DemoSet,
     new_keys = set(after) - set(before)
     reused = {after[k] for k in new_keys} & set(before.values())
     assert reused, "new landing rows should attach to existing customers"
-
-
-def test_an_orders_only_landing_zone_builds(demo_set: DemoSet, tmp_path: Path):
-    """A one-currency web shop (EUR, the reporting currency) with nothing but its orders."""
-    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
-    (landing / "shop_orders").mkdir(parents=True)
-    for path in sorted((demo_set.landing_dir / "shop_orders").glob("*.csv")):
-        # Without fx_rates, other currencies cannot be converted: they would be quarantined
-        # (and, beyond 5 % of a file, stop the run at the quality gate).
-        orders = pl.read_csv(path, infer_schema=False)
-        orders.filter(pl.col("currency") == "EUR").write_csv(landing / "shop_orders" / path.name)
-    outcome = run_pipeline(landing, warehouse, [date(2025, 12, 1)])
-    assert outcome.success, outcome.reason
-    customers, systems = query(
-        warehouse,
-        "select count(*), string_agg(distinct source_systems, ';') from marts.dim_customers",
-    )[0]
-    assert customers > 500
-    assert systems == "shop"
-    assert query(warehouse, "select count(distinct source_system) from marts.fct_orders")[0][0] == 1
 
 
 def test_an_empty_landing_zone_stops_with_a_one_line_reason(tmp_path: Path):

@@ -169,7 +169,8 @@ import sys
 from pathlib import Path
 import duckdb
 from dagster_project.lib.publication import publish_warehouse
-build, published, folder, rows = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+build, published, folder = map(Path, sys.argv[1:4])
+rows = int(sys.argv[4])
 for n in range(1, 10_000):
     con = duckdb.connect(str(build))
     # every table of publication n says n, and has rows + 7 n rows

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BuiltWarehouse, query, run_pipeline, warehouse_env
+from tests.conftest import BuiltWarehouse, copy_landing_months, query, run_pipeline, warehouse_env
 
 
 @pytest.mark.parametrize(
@@ -96,10 +96,10 @@ def _append_future_orders(landing: Path, month: str, amount: str) -> int:
 def test_orders_after_a_months_end_do_not_change_its_snapshot(
     demo_warehouse: BuiltWarehouse, tmp_path: Path
 ):
-    """The session's November snapshot, rebuilt from scratch with big January orders added
-    to the landing zone, comes out identical to the last bit."""
+    """The session's November snapshot (its first load: files up to November), rebuilt from
+    scratch with big January orders added to those files, comes out identical to the last bit."""
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
-    shutil.copytree(demo_warehouse.demo.landing_dir, landing)
+    assert copy_landing_months(demo_warehouse.demo.landing_dir, landing, lambda m: m < "2025-12")
     tables = ("marts.customer_scores", "marts.customer_segments", "marts.clv_model_params")
 
     def digest(path: Path) -> dict[str, tuple]:
@@ -112,7 +112,7 @@ def test_orders_after_a_months_end_do_not_change_its_snapshot(
             for t in tables
         }
 
-    # December orders already exist in the landing zone; add big January orders on top.
+    # Big January orders of known customers on top of the first load's files.
     assert _append_future_orders(landing, "2026-01", "9999.00") > 50
     # The same installation (its secret salts new customer ids), rebuilt from scratch.
     with warehouse_env(landing, warehouse) as settings:

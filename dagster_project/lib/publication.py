@@ -41,6 +41,7 @@ the switch (queries that started on the old version finish first).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -286,9 +287,7 @@ def _write_view_file(duckdb_path: Path, published_dir: Path, tables, signature: 
     try:
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema if not exists {_ident(schema)}")
-        con.execute(
-            f"create view audit.current_version as {_current_version_sql(published_dir)}"
-        )
+        con.execute(f"create view audit.current_version as {_current_version_sql(published_dir)}")
         for schema, table, _ in tables:
             file = f"{schema}/{table}.parquet"
             con.execute(
@@ -368,8 +367,7 @@ def publish_warehouse(
         if log:
             con.executemany("insert into _publication values (?, ?, ?, ?)", log)
         con.execute(
-            f"copy _publication to {_literal(staging_dir / PUBLICATION_LOG_FILE)} "
-            "(format parquet)"
+            f"copy _publication to {_literal(staging_dir / PUBLICATION_LOG_FILE)} (format parquet)"
         )
     finally:
         con.close()
@@ -392,8 +390,7 @@ def publish_warehouse(
     new = PublishedVersion(key, version_dir, visible_from_ms)
     removed = _remove_old_versions(published_dir, new, erasure_generation)
     for scratch in ("staging", "trash"):
-        try:
+        # absent, or not empty: a leftover the next publication removes
+        with contextlib.suppress(OSError):
             (published_dir / scratch).rmdir()
-        except OSError:
-            pass  # absent, or a concurrent leftover the next publication removes
     return PublicationResult(version, version_dir, row_counts, rebuilt, removed)
