@@ -21,7 +21,7 @@ $(UV):
 	.uv-venv/bin/pip install --quiet uv==$(UV_VERSION)
 
 $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,7 +49,7 @@ dev: install
 # opts into 10M. Writes bench/results/latest.json and docs/benchmarks.md.
 BENCH_ARGS ?=
 bench: $(UV)
-	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --group bench --python $(PYTHON)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

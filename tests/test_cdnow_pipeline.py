@@ -1,7 +1,8 @@
 """A real history from the 1990s through the whole pipeline: CDNOW (1997-1998).
 
 The CDNOW sample becomes an orders-only landing zone (one table, one currency: nothing else is
-needed to build); `segmentwerk run --from --to` backfills three 1997 snapshots, and the BG/NBD parameters the pipeline publishes for 1997-09 are the ones
+needed to build); the monthly job backfills three 1997 snapshots in one run, and the BG/NBD
+parameters the pipeline publishes for 1997-09 are the ones
 published by Fader, Hardie & Lee (2005) for the same calibration period.
 """
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
-from tests.conftest import query
+from tests.conftest import query, run_pipeline
 
 CDNOW = Path(__file__).parent / "data" / "CDNOW_sample.txt"
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -34,32 +36,27 @@ def _cdnow_landing(landing: Path) -> int:
     return rows
 
 
+@contextmanager
+def reporting_currency(currency: str) -> Iterator[None]:
+    saved = os.environ.get("REPORTING_CURRENCY")
+    os.environ["REPORTING_CURRENCY"] = currency
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("REPORTING_CURRENCY", None)
+        else:
+            os.environ["REPORTING_CURRENCY"] = saved
+
+
 def test_a_1990s_history_backfills_and_reproduces_the_published_fit(tmp_path: Path):
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     assert _cdnow_landing(landing) == 6919
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster_project.cli",
-            "run",
-            "--from",
-            "1997-07",
-            "--to",
-            "1997-09",
-            "--quiet",
-        ],
-        env={
-            **os.environ,
-            "LANDING_DIR": str(landing),
-            "DUCKDB_PATH": str(warehouse),
-            "REPORTING_CURRENCY": "USD",
-        },
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    with reporting_currency("USD"):
+        outcome = run_pipeline(
+            landing, warehouse, [date(1997, 7, 1), date(1997, 8, 1), date(1997, 9, 1)]
+        )
+    assert outcome.success, outcome.reason
 
     months = query(
         warehouse, "select distinct snapshot_month from marts.customer_scores order by 1"
