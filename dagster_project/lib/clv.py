@@ -36,16 +36,21 @@ customers, no repeat buyers, the optimiser did not converge, q <= 1 - the fit sa
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1, psi
+from threadpoolctl import threadpool_limits
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 if TYPE_CHECKING:  # polars is only needed by rfm_summary; keep the model code import-light.
     import polars as pl
@@ -331,6 +336,19 @@ def group_customers(
     return d.x_values[d.x_index], d.tx_values[d.tx_index], d.T_values[d.T_index], d.weights
 
 
+def _single_threaded_blas(fit: Callable[P, R]) -> Callable[P, R]:
+    """Run a fit with one BLAS thread. Its dot products are short (one element per distinct
+    row); OpenBLAS threads them anyway and loses more to the hand-off than it gains: BG/NBD on
+    75k distinct rows took 0.41 s threaded and 0.11 s single-threaded on 2 cores."""
+
+    @functools.wraps(fit)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fit(*args, **kwargs)
+
+    return wrapper
+
+
 def _optimise(
     objective: Callable[[FloatArray], tuple[float, FloatArray]],
     starts: Sequence[Sequence[float]],
@@ -371,6 +389,7 @@ def _optimise(
     return best
 
 
+@_single_threaded_blas
 def fit_bg_nbd(
     x: ArrayLike,
     t_x: ArrayLike,
@@ -740,6 +759,7 @@ def gamma_gamma_log_likelihood(params: Sequence[float], x: ArrayLike, m: ArrayLi
     return _gg_ll(params, _GgData.of(x_a[ok], m_a[ok]), with_grad=False)[0]
 
 
+@_single_threaded_blas
 def fit_gamma_gamma(
     x: ArrayLike,
     m: ArrayLike,
