@@ -248,3 +248,22 @@ def test_readers_see_no_error_and_no_mixed_state_while_versions_switch(tmp_path:
     for n_scores, n_customers, scores, customers, joined in results:
         assert n_scores == n_customers, (n_scores, n_customers)
         assert scores == customers == joined == rows + 7 * n_scores
+
+
+def test_folders_that_look_like_partitions_or_globs_are_just_folders(tmp_path: Path) -> None:
+    """The views glob `versions/version=*/...`: a `key=value` folder or `[x]` above the
+    warehouse must neither become a column nor a glob pattern."""
+    folder = tmp_path / "region=eu [x]"
+    folder.mkdir()
+    build, published = folder / "w.build.duckdb", folder / "w.duckdb"
+    _build(build, 6)
+    publish_warehouse(build, published, folder / "w.published")
+    _build(build, 9)
+    publish_warehouse(build, published, folder / "w.published")
+    reader = duckdb.connect(str(published), read_only=True)
+    try:
+        assert _count(reader, "marts.dim_customers") == 9
+        columns = [c[0] for c in reader.execute("describe marts.dim_customers").fetchall()]
+        assert columns == ["customer_id"]
+    finally:
+        reader.close()
