@@ -34,10 +34,15 @@ class DemoSet:
 
 
 @contextmanager
-def warehouse_env(landing_dir: Path, duckdb_path: Path) -> Iterator[Settings]:
-    saved = {k: os.environ.get(k) for k in ("LANDING_DIR", "DUCKDB_PATH")}
-    os.environ["LANDING_DIR"] = str(landing_dir)
-    os.environ["DUCKDB_PATH"] = str(duckdb_path)
+def warehouse_env(
+    landing_dir: Path, duckdb_path: Path, reporting_currency: str | None = None
+) -> Iterator[Settings]:
+    """The contract's environment for one warehouse, restored afterwards."""
+    env = {"LANDING_DIR": str(landing_dir), "DUCKDB_PATH": str(duckdb_path)}
+    if reporting_currency is not None:
+        env["REPORTING_CURRENCY"] = reporting_currency
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
     try:
         yield load_settings()
     finally:
@@ -48,10 +53,12 @@ def warehouse_env(landing_dir: Path, duckdb_path: Path) -> Iterator[Settings]:
                 os.environ[key] = value
 
 
-def run_pipeline(landing_dir: Path, duckdb_path: Path, months: list[date]):
+def run_pipeline(
+    landing_dir: Path, duckdb_path: Path, months: list[date], reporting_currency: str | None = None
+):
     from dagster_project.lib.job_runner import run_months
 
-    with warehouse_env(landing_dir, duckdb_path):
+    with warehouse_env(landing_dir, duckdb_path, reporting_currency):
         return run_months(months, quiet=True)
 
 

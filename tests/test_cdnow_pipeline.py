@@ -9,9 +9,6 @@ published by Fader, Hardie & Lee (2005) for the same calibration period.
 from __future__ import annotations
 
 import csv
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -36,26 +33,11 @@ def _cdnow_landing(landing: Path) -> int:
     return rows
 
 
-@contextmanager
-def reporting_currency(currency: str) -> Iterator[None]:
-    saved = os.environ.get("REPORTING_CURRENCY")
-    os.environ["REPORTING_CURRENCY"] = currency
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("REPORTING_CURRENCY", None)
-        else:
-            os.environ["REPORTING_CURRENCY"] = saved
-
-
 def test_a_1990s_history_backfills_and_reproduces_the_published_fit(tmp_path: Path):
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     assert _cdnow_landing(landing) == 6919
-    with reporting_currency("USD"):
-        outcome = run_pipeline(
-            landing, warehouse, [date(1997, 7, 1), date(1997, 8, 1), date(1997, 9, 1)]
-        )
+    backfill = [date(1997, 7, 1), date(1997, 8, 1), date(1997, 9, 1)]
+    outcome = run_pipeline(landing, warehouse, backfill, reporting_currency="USD")
     assert outcome.success, outcome.reason
 
     months = query(

@@ -24,7 +24,7 @@ at the start of the reader's transaction (`now()`). Why so, and not a `current` 
   Invalid data") or mixed two versions.
 - All views of one query pick the same version: `now()` is the same for the whole transaction,
   and a version's files and marker exist before its `visible_from_ms` (which is why it lies in
-  the future when the marker is written). The join on the hive column prunes the other
+  the future when the marker is written). The join on the file name prunes the other
   versions' files before they are opened, so old versions cost a directory listing, not a read.
 - Keys count *down* (`999999999998`, `...97`, ...), so the newest version sorts first and is
   the file DuckDB opens at bind time to learn the schema; an old version can be deleted while a
