@@ -1,6 +1,7 @@
 """Smoke test of `make bench` (bench/run.py) at a tiny scale with the base dependencies only.
 
-It runs the real pipeline once (one month, no backfill) on 500 demo customers, the pandas
+It runs the real pipeline on 500 demo customers (one month on a fresh warehouse; a one-month
+"backfill" without the last month's files, then the last month on that warehouse), the pandas
 reference, the DuckDB floor and our CLV fit (lifetimes and pymc-marketing are reported as not
 installed unless the optional `bench` group is), then checks the JSON and the markdown.
 """
@@ -26,7 +27,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "--scales",
             "500",
             "--backfill-months",
-            "0",
+            "1",
             "--purchase-rate",
             "1",
             "--clv",
@@ -48,11 +49,19 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert result["machine"]["cores"] >= 1 and result["versions"]["duckdb"]
     (run,) = result["runs"]
     assert run["customers"] == 500 and run["orders"] > 500 and run["purchase_rate"] == 1
-    for tool in ("segmentwerk", "pandas_reference", "floor"):
+    for tool in (
+        "segmentwerk",
+        "backfill_1m",
+        "segmentwerk_next_month",
+        "pandas_reference",
+        "floor",
+    ):
         for key in FIGURES:
             assert run[tool][key] > 0, (tool, key)
-    assert run["segmentwerk"]["returncode"] == 0
-    assert run["segmentwerk"]["stages_wall_s"]["dbt_unification"] > 0
+    for tool in ("segmentwerk", "backfill_1m", "segmentwerk_next_month"):
+        assert run[tool]["returncode"] == 0, run[tool].get("error")
+        assert run[tool]["stages_wall_s"]["dbt_unification"] > 0
+    assert run["backfill_1m"]["command"].endswith("--from 2026-09 --to 2026-09")
     # the three implementations agree on the unified customers with purchases
     assert run["pandas_reference"]["result"]["customers"] == run["floor"]["result"]["customers"]
     ours = run["clv"]["segmentwerk"]
@@ -62,4 +71,4 @@ def test_bench_smoke(tmp_path: Path) -> None:
     lt = run["clv"]["lifetimes"]
     assert lt["available"] is False or lt["max_rel_diff_vs_segmentwerk"] < 0.01
     text = docs.read_text()
-    assert "| 500 |" in text and "segmentwerk, one month" in text
+    assert "| 500 |" in text and "segmentwerk, one month" in text and "the monthly run" in text

@@ -75,7 +75,13 @@ ID_COLUMNS = (
     "split_from_customer_id",
 )
 EVENT_COLUMNS = ("order_id", "transaction_id", "event_id")
-KEEP_ON_REDACT = ("source_table", "source_file", "source_line", "quarantine_reason")
+KEEP_ON_REDACT = (
+    "source_table",
+    "source_file",
+    "source_line",
+    "landing_file_version",  # the row stays redacted: its file is not read again
+    "quarantine_reason",
+)
 TOMBSTONED_TABLES = {("marts", "customer_scores"), ("marts", "customer_segments")}
 # Rows that must go rather than lose their key.
 DELETED_TABLES = {("intermediate", "int_identity__shop_order_nodes")}

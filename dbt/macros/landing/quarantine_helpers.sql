@@ -3,13 +3,14 @@
 
 {#- The raw varchar columns, prefixed `raw_`, kept for the quarantine record, and what
     `read_landing` says about lines and files it could not read (`landing_error`,
-    `landing_record`). -#}
+    `landing_record`) and which version of the file the row came from. -#}
 {% macro raw_landing_columns(columns) -%}
     {%- for column in columns %}
         {{ column }} as raw_{{ column }},
     {%- endfor %}
         landing_error,
         landing_record,
+        landing_file_version,
 {%- endmacro %}
 
 {#- The first check of every row: a line or file that could not be read as a record. -#}
@@ -42,6 +43,27 @@
     passed: several different contents under one key all go to the quarantine (nobody can tell
     which is right); identical copies collapse to the first (by file, line), the later copies are
     quarantined as duplicates so that every file still reconciles.
+-#}
+{% macro deduplicate(relation, key_columns, fingerprint_columns, key_label=none, parsed_relation='parsed') -%}
+    {{ segmentwerk.apply_duplicate_decisions(relation, '(' ~ segmentwerk.duplicate_decisions(
+        relation, key_columns, fingerprint_columns, key_label, parsed_relation) ~ ')') }}
+{%- endmacro %}
+
+{#- `relation` with its `quarantine_reason` from its own check or from `decisions`. -#}
+{% macro apply_duplicate_decisions(relation, decisions) -%}
+    select
+        {{ relation }}.*,
+        coalesce({{ relation }}.row_reason, duplicate_rows.duplicate_reason) as quarantine_reason
+    from {{ relation }}
+    left join {{ decisions }} as duplicate_rows
+        on not duplicate_rows.is_existing
+        and duplicate_rows.source_file = {{ relation }}.source_file
+        and duplicate_rows.source_line = {{ relation }}.source_line
+{%- endmacro %}
+
+{#-
+    The duplicate verdict (`duplicate_reason`, null = the row to keep) of every row whose key
+    occurs more than once: (source_file, source_line, is_existing, duplicate_reason).
 
     Built for volume: the keys that occur more than once are found by one hash aggregate over
     `parsed_relation` (the rows before their checks: only the key columns are computed), and only
@@ -49,53 +71,96 @@
     (partition by key) took minutes at 100M web events; fingerprinting every row took half of
     the rest. Keys of rows that pass their checks are never null (they are required fields), so
     plain equality joins them.
+
+    In an incremental build (`load`, see incremental_landing.sql) the rows already in the table
+    take part too (`is_existing`): a key repeats when it occurs twice among the new rows, or
+    once among the new rows or the leaving rows (of replaced files) and once among the rows that
+    stay. That probes the new keys against the key column of the table; nothing else is read.
 -#}
-{% macro deduplicate(relation, key_columns, fingerprint_columns, key_label=none, parsed_relation='parsed') -%}
+{% macro duplicate_decisions(relation, key_columns, fingerprint_columns, key_label=none, parsed_relation='parsed', load=none) -%}
     {%- set fingerprint = segmentwerk.row_fingerprint(fingerprint_columns) -%}
+    {%- set incremental = load is not none and load.incremental -%}
     {%- set key_names = [] -%}
     {%- for key in key_columns -%}{%- do key_names.append('duplicate_key_' ~ loop.index0) -%}{%- endfor %}
-    {%- set partition = 'partition by ' ~ (key_names | join(', ')) %}
-    select
-        {{ relation }}.*,
-        coalesce({{ relation }}.row_reason, duplicate_rows.duplicate_reason) as quarantine_reason
-    from {{ relation }}
-    left join (
+    {%- set partition = 'partition by ' ~ (key_names | join(', ')) -%}
+    {%- set key_select -%}
+        {%- for key in key_columns %}{{ key }} as {{ key_names[loop.index0] }}{{ ', ' if not loop.last }}{% endfor -%}
+    {%- endset -%}
+    {%- set key_group = key_columns | join(', ') -%}
+    {%- set equal_parts = [] -%}
+    {%- for key in key_columns -%}{%- do equal_parts.append(key ~ ' = {other}.' ~ key_names[loop.index0]) -%}{%- endfor -%}
+    {%- set keys_equal = equal_parts | join(' and ') -%}
+    {%- if incremental -%}
+        {%- set replaced = segmentwerk.landing_file_list(load.replaced) -%}
+        {%- set stays -%}
+            existing.source_file not in {{ replaced }}
+            and {{ segmentwerk.passed_own_checks('existing.quarantine_reason') }}
+        {%- endset -%}
+    {%- endif %}
+    with
+
+    repeated_keys as (
+        select {{ key_select }}
+        from {{ parsed_relation }}
+        group by {{ key_group }}
+        having count(*) > 1
+        {%- if incremental %}
+        union
+        select {{ key_select }}
+        from {{ this }} as existing
+        inner join (
+            select {{ key_select }} from {{ parsed_relation }}
+            union
+            select {{ key_select }} from {{ this }} as leaving
+            where leaving.source_file in {{ replaced }}
+            and {{ segmentwerk.passed_own_checks('leaving.quarantine_reason') }}
+        ) as changed_keys
+            on {{ keys_equal | replace('{other}', 'changed_keys') }}
+        where {{ stays }}
+        {%- endif %}
+    ),
+
+    candidates as (
         select
-            candidates.source_file,
-            candidates.source_line,
-            case
-                when min(candidates.fingerprint) over ({{ partition }})
-                    <> max(candidates.fingerprint) over ({{ partition }})
-                    then 'conflicting duplicate: {{ key_label or (key_columns | join(", ")) }}'
-                when row_number() over (
-                    {{ partition }} order by candidates.source_file, candidates.source_line
-                ) > 1
-                    then 'duplicate row'
-            end as duplicate_reason
-        from (
-            select
-                {{ relation }}.source_file,
-                {{ relation }}.source_line,
-                {%- for key in key_names %}
-                repeated_keys.{{ key }},
-                {%- endfor %}
-                {{ fingerprint }} as fingerprint
-            from {{ relation }}
-            inner join (
-                select
-                    {%- for key in key_columns %}
-                    {{ key }} as {{ key_names[loop.index0] }}{{ ',' if not loop.last }}
-                    {%- endfor %}
-                from {{ parsed_relation }}
-                group by {% for key in key_columns %}{{ key }}{{ ', ' if not loop.last }}{% endfor %}
-                having count(*) > 1
-            ) as repeated_keys
-                on {% for key in key_columns %}{{ key }} = repeated_keys.{{ key_names[loop.index0] }}{{ ' and ' if not loop.last }}{% endfor %}
-            where {{ relation }}.row_reason is null
-        ) as candidates
-    ) as duplicate_rows
-        on duplicate_rows.source_file = {{ relation }}.source_file
-        and duplicate_rows.source_line = {{ relation }}.source_line
+            {{ relation }}.source_file,
+            {{ relation }}.source_line,
+            false as is_existing,
+            {%- for key in key_names %}
+            repeated_keys.{{ key }},
+            {%- endfor %}
+            {{ fingerprint }} as fingerprint
+        from {{ relation }}
+        inner join repeated_keys
+            on {{ keys_equal | replace('{other}', 'repeated_keys') }}
+        where {{ relation }}.row_reason is null
+        {%- if incremental %}
+        union all
+        select
+            existing.source_file,
+            existing.source_line,
+            true as is_existing,
+            {%- for key in key_names %}
+            repeated_keys.{{ key }},
+            {%- endfor %}
+            {{ fingerprint }} as fingerprint
+        from {{ this }} as existing
+        inner join repeated_keys
+            on {{ keys_equal | replace('{other}', 'repeated_keys') }}
+        where {{ stays }}
+        {%- endif %}
+    )
+
+    select
+        source_file,
+        source_line,
+        is_existing,
+        case
+            when min(fingerprint) over ({{ partition }}) <> max(fingerprint) over ({{ partition }})
+                then 'conflicting duplicate: {{ key_label or (key_columns | join(", ")) }}'
+            when row_number() over ({{ partition }} order by source_file, source_line) > 1
+                then 'duplicate row'
+        end as duplicate_reason
+    from candidates
 {%- endmacro %}
 
 {#- `value` must be given; when `parsed` is passed it must also parse. -#}

@@ -14,15 +14,17 @@
         landing_error   null for a record; else why the line or file could not be read
                         ('malformed line: ...', 'unreadable file: ...') - the row's quarantine reason
         landing_record  for those rows: the masked raw line as JSON (built by the preflight)
+        landing_file_version  which version of the file (see incremental_landing.sql)
     Readable files come from the preflight's explicit file list (never a glob), so a file that
     arrived after the preflight is not read half-checked. Extra columns are ignored. A table
-    without files gives an empty relation with the same columns.
+    without files gives an empty relation with the same columns. `only_files` (a list of
+    `source_file`s) restricts the read to those files; none reads all of them.
 -#}
-{% macro read_landing(source_relation, columns) -%}
-    {{ return(adapter.dispatch('read_landing', 'segmentwerk')(source_relation, columns)) }}
+{% macro read_landing(source_relation, columns, only_files=none) -%}
+    {{ return(adapter.dispatch('read_landing', 'segmentwerk')(source_relation, columns, only_files)) }}
 {%- endmacro %}
 
-{% macro default__read_landing(source_relation, columns) -%}
+{% macro default__read_landing(source_relation, columns, only_files=none) -%}
     {{ exceptions.raise_compiler_error("read_landing has no implementation for adapter '" ~ target.type ~ "'") }}
 {%- endmacro %}
 
@@ -36,8 +38,9 @@
     {{ return(2097152) }}
 {%- endmacro %}
 
-{% macro duckdb__read_landing(source_relation, columns) -%}
+{% macro duckdb__read_landing(source_relation, columns, only_files=none) -%}
     {%- set table_name = source_relation.identifier -%}
+    {%- set file_filter = '' if only_files is none else ' and source_file in ' ~ segmentwerk.landing_file_list(only_files) -%}
     {%- set files = segmentwerk.landing_preflight_relation('landing_files') -%}
     {%- set rejects = segmentwerk.landing_preflight_relation('landing_rejects') -%}
     {%- set groups = [] -%}
@@ -53,7 +56,7 @@
             "select file_format, coalesce(delimiter, ''), coalesce(encoding, ''), "
             ~ "coalesce(read_columns, '[]'), cast(to_json(list(read_path order by source_file)) as varchar) "
             ~ "from " ~ files ~ " where source_table = '" ~ table_name ~ "' "
-            ~ "and status <> 'unreadable' group by all order by all"
+            ~ "and status <> 'unreadable'" ~ file_filter ~ " group by all order by all"
         ) -%}
         {%- for row in found.rows -%}
             {%- do groups.append({
@@ -113,9 +116,11 @@
     ),
 
     preflight_files as (
-        select source_file, read_path, status, reason, size_bytes
+        select
+            source_file, read_path, status, reason, size_bytes,
+            {{ segmentwerk.landing_file_version(files) }} as landing_file_version
         from {{ files }}
-        where source_table = '{{ table_name }}'
+        where source_table = '{{ table_name }}'{{ file_filter }}
     ),
 
     final as (
@@ -126,7 +131,8 @@
             preflight_files.source_file,
             cast(landing_rows.source_line as bigint) as source_line,
             cast(null as varchar) as landing_error,
-            cast(null as varchar) as landing_record
+            cast(null as varchar) as landing_record,
+            preflight_files.landing_file_version
         from landing_rows
         inner join preflight_files
             on preflight_files.read_path = landing_rows.filename
@@ -136,12 +142,15 @@
             {%- for column in columns %}
             cast(null as varchar) as {{ column }},
             {%- endfor %}
-            source_file,
-            cast(source_line as bigint) as source_line,
-            reason as landing_error,
-            record as landing_record
-        from {{ rejects }}
-        where source_table = '{{ table_name }}'
+            rejects.source_file,
+            cast(rejects.source_line as bigint) as source_line,
+            rejects.reason as landing_error,
+            rejects.record as landing_record,
+            preflight_files.landing_file_version
+        from {{ rejects }} as rejects
+        inner join preflight_files
+            on preflight_files.source_file = rejects.source_file
+        where rejects.source_table = '{{ table_name }}'
         union all
         -- files that cannot be read at all: one row each, without a line
         select
@@ -153,7 +162,8 @@
             'unreadable file: ' || reason || ' (' || source_file || ')' as landing_error,
             {{ segmentwerk.json_record([
                 ('file', 'source_file'), ('size_bytes', 'size_bytes'), ('reason', 'reason')
-            ]) }} as landing_record
+            ]) }} as landing_record,
+            landing_file_version
         from preflight_files
         where status = 'unreadable'
     )

@@ -71,3 +71,48 @@ converted as (
         and fx_lookup.rate_day = cast({{ parsed }}.{{ at_column }} as date)
 )
 {%- endmacro %}
+
+
+{#-
+    files_with_changed_fx_rates(at_column)
+
+    For an incremental landing model that converts with `convert_to_reporting` (see
+    incremental_landing.sql, `recheck`): the files of `this` holding a row whose stored
+    `fx_rate` is not the rate the fx table gives now (a late or corrected rate file). A new
+    month's rates change nothing before their date, so usually this returns no file.
+-#}
+{% macro files_with_changed_fx_rates(at_column) -%}
+    with
+
+    loaded_days as (
+        select
+            source_file,
+            currency,
+            cast({{ at_column }} as date) as rate_day,
+            fx_rate
+        from {{ this }}
+        where currency is not null
+            and {{ at_column }} is not null
+            and currency <> '{{ reporting_currency() }}'
+        group by source_file, currency, cast({{ at_column }} as date), fx_rate
+    ),
+
+    wanted_rates as (
+        select distinct currency, rate_day from loaded_days
+    ),
+
+    fx_rates as (
+        select * from {{ ref('stg_finance__fx_rates') }}
+    ),
+
+    fx_lookup as (
+        {{ fx_rate_asof('wanted_rates', 'fx_rates') }}
+    )
+
+    select distinct loaded_days.source_file
+    from loaded_days
+    left join fx_lookup
+        on fx_lookup.currency = loaded_days.currency
+        and fx_lookup.rate_day = loaded_days.rate_day
+    where coalesce(loaded_days.fx_rate, -1) <> coalesce(fx_lookup.rate_to_reporting, -1)
+{%- endmacro %}

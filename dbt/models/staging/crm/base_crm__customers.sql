@@ -58,6 +58,7 @@ final as (
         'crm_customers' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         customer_no,
         first_name,
         last_name,

@@ -40,6 +40,7 @@ final as (
         'fx_rates' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         currency,
         rate_date,
         rate_to_reporting,

@@ -39,6 +39,7 @@ final as (
         'loyalty_cards' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         loyalty_card_no,
         customer_no,
         issued_at,

@@ -49,6 +49,7 @@ final as (
         'prospects' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         prospect_id,
         email_normalized,
         postal_code,

@@ -40,6 +40,7 @@ final as (
         'erasure_requests' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         customer_no,
         email_normalized,
         requested_at,

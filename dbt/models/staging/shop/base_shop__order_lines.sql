@@ -1,13 +1,17 @@
 {#- Order lines: the contract has no line id (the same product may appear on several lines),
     but an optional extra column `line_no` is used when a drop carries it: then
     (order_id, line_no) is the key and duplicates are checked. A line must belong to an
-    accepted shop order. -#}
+    accepted shop order. Incremental by landing file (macros/landing/incremental_landing.sql);
+    a line whose order was accepted or withdrawn since its load re-reads its file. -#}
+{{ landing_incremental_config() }}
+
 {%- set columns = ['order_id', 'line_no', 'product_id', 'category', 'quantity', 'unit_price'] -%}
+{%- set load = landing_load(source('landing', 'order_lines'), recheck=files_with_changed_orders()) -%}
 
 with
 
 landing as (
-    {{ read_landing(source('landing', 'order_lines'), columns) }}
+    {{ read_landing(source('landing', 'order_lines'), columns, only_files=load.files) }}
 ),
 
 orders as (
@@ -46,10 +50,14 @@ checked as (
         on orders.order_id = parsed.order_id
 ),
 
-deduplicated as (
-    {{ deduplicate('checked', ['order_id', "coalesce(" ~ dbt.cast('line_no', dbt.type_string()) ~ ", " ~ dbt.concat(["source_file", "':'", dbt.cast('source_line', dbt.type_string())]) ~ ")"],
+duplicates as (
+    {{ duplicate_decisions('checked', ['order_id', order_line_key()],
             ['product_id', 'category', 'quantity', 'unit_price'],
-            key_label='order_id, line_no') }}
+            key_label='order_id, line_no', load=load) }}
+),
+
+deduplicated as (
+    {{ apply_duplicate_decisions('checked', 'duplicates') }}
 ),
 
 final as (
@@ -57,6 +65,7 @@ final as (
         'order_lines' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         order_id,
         line_no,
         product_id,
@@ -66,6 +75,12 @@ final as (
         quarantine_reason,
         {{ quarantine_record(columns) }} as quarantine_record
     from deduplicated
+),
+
+result as (
+    {{ landing_model_result('final', 'duplicates', load, record_columns={
+            'order_id': 'order_id', 'line_no': 'line_no', 'product_id': 'product_id', 'category': 'category', 'quantity': 'quantity', 'unit_price': 'unit_price'
+        }, personal=[]) }}
 )
 
-select * from final
+select * from result

@@ -1,12 +1,17 @@
+{#- Incremental by landing file (macros/landing/incremental_landing.sql); a late or corrected
+    fx rate re-reads the files whose orders it converts. -#}
+{{ landing_incremental_config() }}
+
 {%- set columns = [
     'order_id', 'ordered_at', 'customer_no', 'shop_account_id', 'email',
     'channel', 'device', 'amount', 'currency', 'status'
 ] -%}
+{%- set load = landing_load(source('landing', 'shop_orders'), recheck=files_with_changed_fx_rates('ordered_at')) -%}
 
 with
 
 landing as (
-    {{ read_landing(source('landing', 'shop_orders'), columns) }}
+    {{ read_landing(source('landing', 'shop_orders'), columns, only_files=load.files) }}
 ),
 
 fx_rates as (
@@ -53,11 +58,15 @@ checked as (
     from converted
 ),
 
-deduplicated as (
-    {{ deduplicate('checked', ['order_id'], [
+duplicates as (
+    {{ duplicate_decisions('checked', ['order_id'], [
             'ordered_at', 'customer_no', 'shop_account_id', 'email_normalized', 'channel',
             'device', 'amount_original', 'currency', 'status'
-        ]) }}
+        ], load=load) }}
+),
+
+deduplicated as (
+    {{ apply_duplicate_decisions('checked', 'duplicates') }}
 ),
 
 final as (
@@ -65,6 +74,7 @@ final as (
         'shop_orders' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         order_id,
         ordered_at,
         customer_no,
@@ -80,6 +90,12 @@ final as (
         quarantine_reason,
         {{ quarantine_record(columns, personal=['email']) }} as quarantine_record
     from deduplicated
+),
+
+result as (
+    {{ landing_model_result('final', 'duplicates', load, record_columns={
+            'order_id': 'order_id', 'ordered_at': 'ordered_at', 'customer_no': 'customer_no', 'shop_account_id': 'shop_account_id', 'email': 'email_normalized', 'channel': 'channel', 'device': 'device', 'amount': 'amount_original', 'currency': 'currency', 'status': 'status'
+        }, personal=['email']) }}
 )
 
-select * from final
+select * from result

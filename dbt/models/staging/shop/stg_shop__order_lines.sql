@@ -1,3 +1,7 @@
+{#- A view like the other event stagings; the line id is the order id and the line's key in
+    it (`order_line_key`: line_no, else file:line), so no window over every line is needed. -#}
+{{ config(materialized='view') }}
+
 with
 
 base as (
@@ -6,10 +10,7 @@ base as (
 
 final as (
     select
-        {{ dbt.concat([
-            'order_id', "'#'",
-            dbt.cast('coalesce(line_no, row_number() over (partition by order_id order by source_file, source_line))', dbt.type_string())
-        ]) }} as order_line_id,
+        {{ dbt.concat(['order_id', "'#'", order_line_key()]) }} as order_line_id,
         order_id,
         line_no,
         product_id,

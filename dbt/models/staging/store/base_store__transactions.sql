@@ -1,11 +1,16 @@
+{#- Incremental by landing file (macros/landing/incremental_landing.sql); a late or corrected
+    fx rate re-reads the files whose sales it converts. -#}
+{{ landing_incremental_config() }}
+
 {%- set columns = [
     'transaction_id', 'transacted_at', 'store_id', 'loyalty_card_no', 'amount', 'currency', 'is_return'
 ] -%}
+{%- set load = landing_load(source('landing', 'store_transactions'), recheck=files_with_changed_fx_rates('transacted_at')) -%}
 
 with
 
 landing as (
-    {{ read_landing(source('landing', 'store_transactions'), columns) }}
+    {{ read_landing(source('landing', 'store_transactions'), columns, only_files=load.files) }}
 ),
 
 fx_rates as (
@@ -50,10 +55,14 @@ checked as (
     from converted
 ),
 
-deduplicated as (
-    {{ deduplicate('checked', ['transaction_id'], [
+duplicates as (
+    {{ duplicate_decisions('checked', ['transaction_id'], [
             'transacted_at', 'store_id', 'loyalty_card_no', 'amount_original', 'currency', 'is_return'
-        ]) }}
+        ], load=load) }}
+),
+
+deduplicated as (
+    {{ apply_duplicate_decisions('checked', 'duplicates') }}
 ),
 
 final as (
@@ -61,6 +70,7 @@ final as (
         'store_transactions' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         transaction_id,
         transacted_at,
         store_id,
@@ -73,6 +83,12 @@ final as (
         quarantine_reason,
         {{ quarantine_record(columns) }} as quarantine_record
     from deduplicated
+),
+
+result as (
+    {{ landing_model_result('final', 'duplicates', load, record_columns={
+            'transaction_id': 'transaction_id', 'transacted_at': 'transacted_at', 'store_id': 'store_id', 'loyalty_card_no': 'loyalty_card_no', 'amount': 'amount_original', 'currency': 'currency', 'is_return': 'is_return'
+        }, personal=[]) }}
 )
 
-select * from final
+select * from result

@@ -1,11 +1,16 @@
+{#- Incremental by landing file (macros/landing/incremental_landing.sql): a month's build
+    parses that month's events, not the whole history. -#}
+{{ landing_incremental_config() }}
+
 {%- set columns = [
     'event_id', 'occurred_at', 'shop_account_id', 'email', 'event_type', 'device', 'os'
 ] -%}
+{%- set load = landing_load(source('landing', 'web_events')) -%}
 
 with
 
 landing as (
-    {{ read_landing(source('landing', 'web_events'), columns) }}
+    {{ read_landing(source('landing', 'web_events'), columns, only_files=load.files) }}
 ),
 
 parsed as (
@@ -40,10 +45,14 @@ checked as (
     from parsed
 ),
 
-deduplicated as (
-    {{ deduplicate('checked', ['event_id'], [
+duplicates as (
+    {{ duplicate_decisions('checked', ['event_id'], [
             'occurred_at', 'shop_account_id', 'email_normalized', 'event_type', 'device', 'os'
-        ]) }}
+        ], load=load) }}
+),
+
+deduplicated as (
+    {{ apply_duplicate_decisions('checked', 'duplicates') }}
 ),
 
 final as (
@@ -51,6 +60,7 @@ final as (
         'web_events' as source_table,
         source_file,
         source_line,
+        landing_file_version,
         event_id,
         occurred_at,
         shop_account_id,
@@ -61,6 +71,14 @@ final as (
         quarantine_reason,
         {{ quarantine_record(columns, personal=['email']) }} as quarantine_record
     from deduplicated
+),
+
+result as (
+    {{ landing_model_result('final', 'duplicates', load, record_columns={
+            'event_id': 'event_id', 'occurred_at': 'occurred_at',
+            'shop_account_id': 'shop_account_id', 'email': 'email_normalized',
+            'event_type': 'event_type', 'device': 'device', 'os': 'os'
+        }, personal=['email']) }}
 )
 
-select * from final
+select * from result
