@@ -80,6 +80,7 @@ KEEP_ON_REDACT = (
     "source_file",
     "source_line",
     "landing_file_version",  # the row stays redacted: its file is not read again
+    "loaded_at",
     "quarantine_reason",
 )
 TOMBSTONED_TABLES = {("marts", "customer_scores"), ("marts", "customer_segments")}

@@ -111,7 +111,7 @@
 
 {#- The model's result: the new rows (`final`) and, in an incremental build, the existing rows
     whose duplicate verdict changed (from `decisions`, see `duplicate_decisions`), with the
-    new verdict. A row newly found to be a duplicate has no raw line any more (it is not read
+    new verdict and this build's `loaded_at`. A row newly found to be a duplicate has no raw line any more (it is not read
     again); its quarantine record is built from its parsed values: `record_columns` maps the
     landing column names to the model's columns; `personal` landing columns are masked. -#}
 {% macro landing_model_result(final, decisions, load, record_columns, personal=[]) -%}
@@ -130,6 +130,8 @@
         {%- for column in columns %}
         {%- if column == 'quarantine_reason' %}
         redecided.duplicate_reason as quarantine_reason
+        {%- elif column == 'loaded_at' %}
+        {{ loaded_at() }} as loaded_at
         {%- elif column == 'quarantine_record' %}
         case
             when redecided.duplicate_reason is null then null

@@ -73,13 +73,23 @@ converted as (
 {%- endmacro %}
 
 
+{#- The last checks of a converted row (after `convert_to_reporting`): a rate must exist and the
+    converted amount must be plausible. They must stay the last ones: a row quarantined by an
+    earlier check never depends on its rate (`files_with_changed_fx_rates`). -#}
+{% macro fx_checks() -%}
+    when fx_rate is null then 'no fx rate for currency'
+    when amount_original * fx_rate > {{ var('max_order_amount') }} then 'implausible amount'
+{%- endmacro %}
+
 {#-
     files_with_changed_fx_rates(at_column)
 
     For an incremental landing model that converts with `convert_to_reporting` (see
     incremental_landing.sql, `recheck`): the files of `this` holding a row whose stored
     `fx_rate` is not the rate the fx table gives now (a late or corrected rate file). A new
-    month's rates change nothing before their date, so usually this returns no file.
+    month's rates change nothing before their date, so usually this returns no file. Rows an
+    earlier check quarantined (a date in the future has a new as-of rate every month) keep the
+    values of their load: their verdict does not depend on the rate.
 -#}
 {% macro files_with_changed_fx_rates(at_column) -%}
     with
@@ -94,6 +104,10 @@ converted as (
         where currency is not null
             and {{ at_column }} is not null
             and currency <> '{{ reporting_currency() }}'
+            and (
+                {{ passed_own_checks('quarantine_reason') }}
+                or quarantine_reason in ('no fx rate for currency', 'implausible amount')
+            )
         group by source_file, currency, cast({{ at_column }} as date), fx_rate
     ),
 

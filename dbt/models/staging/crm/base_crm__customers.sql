@@ -59,6 +59,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         customer_no,
         first_name,
         last_name,

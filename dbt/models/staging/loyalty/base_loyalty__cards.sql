@@ -40,6 +40,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         loyalty_card_no,
         customer_no,
         issued_at,

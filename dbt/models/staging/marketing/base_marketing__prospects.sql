@@ -50,6 +50,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         prospect_id,
         email_normalized,
         postal_code,

@@ -41,6 +41,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         customer_no,
         email_normalized,
         requested_at,

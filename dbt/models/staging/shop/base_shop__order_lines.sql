@@ -66,6 +66,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         order_id,
         line_no,
         product_id,

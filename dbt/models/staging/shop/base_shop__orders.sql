@@ -52,8 +52,7 @@ checked as (
             when length(currency) <> 3 then 'invalid value: currency'
             when status not in ('completed', 'cancelled', 'returned') then 'invalid value: status'
             when amount_original < 0 then 'negative amount'
-            when fx_rate is null then 'no fx rate for currency'
-            when amount_original * fx_rate > {{ var('max_order_amount') }} then 'implausible amount'
+            {{ fx_checks() }}
         end as row_reason
     from converted
 ),
@@ -75,6 +74,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         order_id,
         ordered_at,
         customer_no,

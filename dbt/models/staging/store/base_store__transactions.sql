@@ -49,8 +49,7 @@ checked as (
             when {{ is_unparsable('raw_is_return', parse_boolean('raw_is_return')) }}
                 then 'unparsable boolean: is_return'
             when amount_original < 0 then 'negative amount'
-            when fx_rate is null then 'no fx rate for currency'
-            when amount_original * fx_rate > {{ var('max_order_amount') }} then 'implausible amount'
+            {{ fx_checks() }}
         end as row_reason
     from converted
 ),
@@ -71,6 +70,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         transaction_id,
         transacted_at,
         store_id,

@@ -61,6 +61,7 @@ final as (
         source_file,
         source_line,
         landing_file_version,
+        {{ loaded_at() }} as loaded_at,
         event_id,
         occurred_at,
         shop_account_id,
