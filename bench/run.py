@@ -120,12 +120,15 @@ def step_stats(dagster_home: Path) -> list[dict]:
     return rows
 
 
-def dbt_node_times(run_log: Path) -> dict[str, float]:
-    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests)."""
+def dbt_node_times(run_log: Path, offset: int = 0) -> dict[str, float]:
+    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests),
+    from the run log after `offset` (the log grows with every run on the same warehouse)."""
     totals: dict[str, float] = {}
     if not run_log.exists():
         return totals
-    text = re.sub(r"\x1b\[[0-9;]*m", "", run_log.read_text(errors="replace"))
+    with run_log.open("rb") as f:
+        f.seek(offset)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", f.read().decode(errors="replace"))
     for m in re.finditer(
         r"(START|OK created|PASS|WARN|ERROR|FAIL)\S* (?:sql \w+ model |test )?"
         r"(\S+) \.* \[\w+.*? in ([0-9.]+)s\]",
@@ -170,6 +173,8 @@ def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | Non
         "DUCKDB_PATH": str(work / "warehouse.duckdb"),
         "DAGSTER_HOME": str(home),
     }
+    run_log = work / "warehouse.logs" / "segmentwerk-run.log"
+    log_offset = run_log.stat().st_size if run_log.exists() else 0
     log(f"segmentwerk run {' '.join(args)} ({label})")
     m = run_measured([str(BIN / "segmentwerk"), "run", "--quiet", *args], env=env, cwd=ROOT)
     out = {
@@ -185,7 +190,7 @@ def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | Non
         stages[s["stage"]] = round(stages.get(s["stage"], 0.0) + s["wall_s"], 2)
     out["stages_wall_s"] = stages
     out["steps"] = steps
-    out["dbt_node_s"] = dbt_node_times(work / "warehouse.logs" / "segmentwerk-run.log")
+    out["dbt_node_s"] = dbt_node_times(run_log, log_offset)
     out["rss_timeline_mb"] = m.samples
     out["warehouse"] = str(work)
     return out
