@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -144,20 +145,14 @@ def dbt_node_times(run_log: Path, offset: int = 0) -> dict[str, float]:
     return totals
 
 
-def landing_without_month(landing: Path, target: Path, month: str) -> Path:
-    """A landing zone of symlinks to every file of `landing` but those of `month` (the files
-    are named `<table>_<YYYY-MM>.<ext>`); `add_month` lets that month land later."""
+def link_landing_months(landing: Path, target: Path, keep: Callable[[str], bool]) -> Path:
+    """Symlink into `target` the landing files (`<table>/<table>_<YYYY-MM>.<ext>`) whose month
+    `keep`s: the backfill's landing zone lacks the last month, which lands later."""
     for file in sorted(landing.glob("*/*")):
-        if file.is_file() and not file.stem.endswith(month):
+        if file.is_file() and keep(file.stem.rsplit("_", 1)[-1]):
             (target / file.parent.name).mkdir(parents=True, exist_ok=True)
             (target / file.parent.name / file.name).symlink_to(file.resolve())
     return target
-
-
-def add_month(landing: Path, target: Path, month: str) -> None:
-    for file in sorted(landing.glob(f"*/*{month}.*")):
-        (target / file.parent.name).mkdir(parents=True, exist_ok=True)
-        (target / file.parent.name / file.name).symlink_to(file.resolve())
 
 
 def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | None = None) -> dict:
@@ -250,13 +245,13 @@ def bench_scale(
         # the last month's files land and the monthly job runs on that warehouse, as the
         # schedule does every month (staging reads only the new files).
         work = Path(tempfile.mkdtemp(prefix=f"segmentwerk-bench-{customers}-loaded-"))
-        loaded = landing_without_month(landing, work / "landing", END_MONTH)
+        loaded = link_landing_months(landing, work / "landing", lambda m: m != END_MONTH)
         last = _month_minus(END_MONTH, 1)
         start = _month_minus(last, backfill_months - 1)
         entry["backfill_12m" if backfill_months == 12 else f"backfill_{backfill_months}m"] = (
             run_segmentwerk(loaded, ["--from", start, "--to", last], f"{customers}-backfill", work)
         )
-        add_month(landing, loaded, END_MONTH)
+        link_landing_months(landing, loaded, lambda m: m == END_MONTH)
         entry["segmentwerk_next_month"] = run_segmentwerk(
             loaded, ["--month", END_MONTH], f"{customers}-next-month", work
         )

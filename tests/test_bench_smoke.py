@@ -88,21 +88,21 @@ def test_dbt_node_times_reads_only_the_run_after_the_offset(tmp_path: Path) -> N
 
 def test_the_loaded_warehouse_gets_the_last_month_later(tmp_path: Path) -> None:
     """The backfill's landing zone holds every file but the last month's; they land later."""
-    from bench.run import add_month, landing_without_month
+    from bench.run import link_landing_months
 
     source = tmp_path / "source"
     for table in ("shop_orders", "web_events"):
         (source / table).mkdir(parents=True)
         for month in ("2026-08", "2026-09", "2026-10"):
             (source / table / f"{table}_{month}.parquet").write_text(month)
-    loaded = landing_without_month(source, tmp_path / "loaded", "2026-10")
+    loaded = link_landing_months(source, tmp_path / "loaded", lambda m: m != "2026-10")
     assert sorted(p.name for p in loaded.glob("*/*")) == [
         "shop_orders_2026-08.parquet",
         "shop_orders_2026-09.parquet",
         "web_events_2026-08.parquet",
         "web_events_2026-09.parquet",
     ]
-    add_month(source, loaded, "2026-10")
+    link_landing_months(source, loaded, lambda m: m == "2026-10")
     files = sorted(loaded.glob("*/*"))
     assert len(files) == 6 and all(f.is_symlink() for f in files)
     assert (loaded / "web_events" / "web_events_2026-10.parquet").read_text() == "2026-10"

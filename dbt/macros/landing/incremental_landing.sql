@@ -112,22 +112,23 @@
 {#- The model's result: the new rows (`final`) and, in an incremental build, the existing rows
     whose duplicate verdict changed (from `decisions`, see `duplicate_decisions`), with the
     new verdict and this build's `loaded_at`. A row newly found to be a duplicate has no raw line any more (it is not read
-    again); its quarantine record is built from its parsed values: `record_columns` maps the
-    landing column names to the model's columns; `personal` landing columns are masked. -#}
-{% macro landing_model_result(final, decisions, load, record_columns, personal=[]) -%}
+    again); its quarantine record is built from its parsed values: the landing `columns`, each
+    from the model column of the same name unless `renamed` maps it (`email` ->
+    `email_normalized`); `personal` landing columns are masked. -#}
+{% macro landing_model_result(final, decisions, load, columns, renamed={}, personal=[]) -%}
     {%- if not load.incremental -%}
     select * from {{ final }}
     {%- else -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
     {%- set pairs = [] -%}
-    {%- for name, column in record_columns.items() -%}
-        {%- set value = dbt.cast('existing.' ~ column, dbt.type_string()) -%}
+    {%- for name in columns -%}
+        {%- set value = dbt.cast('existing.' ~ renamed.get(name, name), dbt.type_string()) -%}
         {%- do pairs.append((name, segmentwerk.mask_personal(value) if name in personal else value)) -%}
     {%- endfor %}
-    select {{ columns | join(', ') }} from {{ final }}
+    {%- set table_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+    select {{ table_columns | join(', ') }} from {{ final }}
     union all
     select
-        {%- for column in columns %}
+        {%- for column in table_columns %}
         {%- if column == 'quarantine_reason' %}
         redecided.duplicate_reason as quarantine_reason
         {%- elif column == 'loaded_at' %}

@@ -77,8 +77,14 @@ converted as (
     converted amount must be plausible. They must stay the last ones: a row quarantined by an
     earlier check never depends on its rate (`files_with_changed_fx_rates`). -#}
 {% macro fx_checks() -%}
-    when fx_rate is null then 'no fx rate for currency'
-    when amount_original * fx_rate > {{ var('max_order_amount') }} then 'implausible amount'
+    {%- set no_rate, implausible = segmentwerk.fx_check_reasons() %}
+    when fx_rate is null then '{{ no_rate }}'
+    when amount_original * fx_rate > {{ var('max_order_amount') }} then '{{ implausible }}'
+{%- endmacro %}
+
+{#- The quarantine reasons of `fx_checks`, in its order. -#}
+{% macro fx_check_reasons() -%}
+    {{ return(['no fx rate for currency', 'implausible amount']) }}
 {%- endmacro %}
 
 {#-
@@ -106,7 +112,7 @@ converted as (
             and currency <> '{{ reporting_currency() }}'
             and (
                 {{ passed_own_checks('quarantine_reason') }}
-                or quarantine_reason in ('no fx rate for currency', 'implausible amount')
+                or quarantine_reason in ('{{ segmentwerk.fx_check_reasons() | join("', '") }}')
             )
         group by source_file, currency, cast({{ at_column }} as date), fx_rate
     ),

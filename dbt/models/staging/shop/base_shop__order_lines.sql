@@ -79,9 +79,7 @@ final as (
 ),
 
 result as (
-    {{ landing_model_result('final', 'duplicates', load, record_columns={
-            'order_id': 'order_id', 'line_no': 'line_no', 'product_id': 'product_id', 'category': 'category', 'quantity': 'quantity', 'unit_price': 'unit_price'
-        }, personal=[]) }}
+    {{ landing_model_result('final', 'duplicates', load, columns) }}
 )
 
 select * from result

@@ -93,9 +93,8 @@ final as (
 ),
 
 result as (
-    {{ landing_model_result('final', 'duplicates', load, record_columns={
-            'order_id': 'order_id', 'ordered_at': 'ordered_at', 'customer_no': 'customer_no', 'shop_account_id': 'shop_account_id', 'email': 'email_normalized', 'channel': 'channel', 'device': 'device', 'amount': 'amount_original', 'currency': 'currency', 'status': 'status'
-        }, personal=['email']) }}
+    {{ landing_model_result('final', 'duplicates', load, columns, renamed={'email': 'email_normalized', 'amount': 'amount_original'},
+        personal=['email']) }}
 )
 
 select * from result

@@ -86,9 +86,7 @@ final as (
 ),
 
 result as (
-    {{ landing_model_result('final', 'duplicates', load, record_columns={
-            'transaction_id': 'transaction_id', 'transacted_at': 'transacted_at', 'store_id': 'store_id', 'loyalty_card_no': 'loyalty_card_no', 'amount': 'amount_original', 'currency': 'currency', 'is_return': 'is_return'
-        }, personal=[]) }}
+    {{ landing_model_result('final', 'duplicates', load, columns, renamed={'amount': 'amount_original'}) }}
 )
 
 select * from result

@@ -75,11 +75,7 @@ final as (
 ),
 
 result as (
-    {{ landing_model_result('final', 'duplicates', load, record_columns={
-            'event_id': 'event_id', 'occurred_at': 'occurred_at',
-            'shop_account_id': 'shop_account_id', 'email': 'email_normalized',
-            'event_type': 'event_type', 'device': 'device', 'os': 'os'
-        }, personal=['email']) }}
+    {{ landing_model_result('final', 'duplicates', load, columns, renamed={'email': 'email_normalized'}, personal=['email']) }}
 )
 
 select * from result
