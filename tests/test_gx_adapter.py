@@ -180,3 +180,82 @@ def test_loading_the_definitions_does_not_import_great_expectations() -> None:
         "sys.exit('great_expectations' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=300).returncode == 0
+
+
+def _loaded_events(path: Path, bad_in: str) -> None:
+    """Two loads of 300 and 200 events; one event of the `bad_in` load has no id."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema staging")
+    con.execute(
+        "create table staging.events as select 'e' || range as event_id, "
+        "case when range < 300 then timestamp '2026-01-01 10:00:00' "
+        "else timestamp '2026-02-01 10:00:00' end as loaded_at from range(500)"
+    )
+    bad = 7 if bad_in == "first" else 307
+    con.execute(f"update staging.events set event_id = null where event_id = 'e{bad}'")
+    con.close()
+
+
+def _loaded_suite(tmp_path: Path) -> Path:
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    (folder / "events.json").write_text(
+        json.dumps(
+            {
+                "name": "landing.events",
+                "meta": {
+                    "segmentwerk": {
+                        "stage": "unification",
+                        "asset": "staging/events",
+                        "table": "staging.events",
+                        "loaded_at_column": "loaded_at",
+                    }
+                },
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": "event_id"},
+                    },
+                    {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+                    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "event_id"}},
+                ],
+            }
+        )
+    )
+    return folder
+
+
+@pytest.mark.parametrize("bad_in", ["first", "latest"])
+def test_row_checks_see_the_latest_load_and_table_checks_the_whole_table(
+    validation, tmp_path: Path, bad_in: str
+) -> None:
+    path = tmp_path / "build.duckdb"
+    _loaded_events(path, bad_in)
+    suites = load_suites(_loaded_suite(tmp_path))
+
+    [latest] = validation.validate_suites(path, suites, thresholds=QualityThresholds())
+    # the file's order, whichever batch an expectation ran on
+    assert [r.expectation for r in latest.results] == [
+        "expect_column_values_to_not_be_null",
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_be_unique",
+    ]
+    assert latest.loaded_at == datetime(2026, 2, 1, 10)
+    assert (latest.row_count, latest.rows_validated) == (500, 200)
+    not_null = latest.results[0]
+    if bad_in == "latest":
+        assert (not_null.success, not_null.offending_rows) == (False, 1)
+    else:
+        # the first load passed the gate when it was loaded; it is not read again
+        assert not_null.success and latest.severity is None
+
+    [full] = validation.validate_suites(
+        path, suites, thresholds=QualityThresholds(row_checks="all")
+    )
+    assert (full.loaded_at, full.rows_validated, full.row_count) == (None, None, 500)
+    assert (full.results[0].success, full.results[0].offending_rows) == (False, 1)
+
+
+def test_row_checks_is_a_known_scope() -> None:
+    with pytest.raises(ValueError, match="row_checks"):
+        QualityThresholds(row_checks="some")

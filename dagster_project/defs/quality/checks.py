@@ -57,6 +57,10 @@ def _check_result(outcome, docs_index: Path | None) -> dg.AssetCheckResult:
     }
     if outcome.row_count is not None:
         metadata["row_count"] = outcome.row_count
+    if outcome.loaded_at is not None:
+        # the row-level expectations saw only these rows (quality.yaml: scope.row_checks)
+        metadata["rows_validated"] = outcome.rows_validated or 0
+        metadata["rows_loaded_at"] = outcome.loaded_at.isoformat(sep=" ")
     if docs_index is not None and docs_index.exists():
         metadata["data_docs"] = dg.MetadataValue.path(str(docs_index))
         metadata["data_docs_url"] = dg.MetadataValue.url(docs_index.as_uri())

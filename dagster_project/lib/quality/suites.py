@@ -10,6 +10,11 @@ A suite file is GX's own suite format (`name`, `expectations` with `type`, `kwar
   `month_column` and see only the current snapshot month (a `query` may use `{month}` and
   `{next_month}`, so can custom SQL expectations);
 - `volume_history` (optional): the row count is compared with the previous validated load.
+- `loaded_at_column` (optional, table suites of the unification stage): the column holding
+  when a row was loaded (`loaded_at` of the incrementally built staging tables). Table-level
+  expectations (`expect_table_*`: columns, row count) still see the whole table; the row-level
+  ones see only the rows of the latest load, unless `quality.yaml` says `row_checks: all`.
+  At 1M customers this is the difference between reading 100M events every month and 8M.
 
 Reading them needs no Great Expectations import, so the Dagster definitions load fast.
 """
@@ -18,9 +23,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,13 @@ STAGES: dict[str, bool] = {
     "profiles": True,
 }
 SEVERITIES = ("critical", "warning", "info")
+TABLE_LEVEL_PREFIX = "expect_table_"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def is_table_level(expectation: Mapping[str, Any]) -> bool:
+    """Whether an expectation is about the table as a whole (its columns, its row count)."""
+    return str(expectation["type"]).startswith(TABLE_LEVEL_PREFIX)
 
 
 class SuiteError(ValueError):
@@ -59,6 +70,7 @@ class SuiteSpec:
     volume_history: bool
     expectations: tuple[dict[str, Any], ...] = field(repr=False)
     description: str = ""
+    loaded_at_column: str | None = None
 
     @property
     def check_name(self) -> str:
@@ -69,11 +81,30 @@ class SuiteSpec:
     def monthly(self) -> bool:
         return STAGES[self.stage]
 
-    def batch_query(self, month: date | None, values: Mapping[str, float] | None = None) -> str:
-        """The SELECT that GX validates (the current snapshot month only, for monthly suites).
+    def latest_load_query(self) -> str | None:
+        """The SELECT of the latest load's timestamp (None: the suite sees whole tables)."""
+        if self.loaded_at_column is None:
+            return None
+        return f"select max({self.loaded_at_column}) from {self.table}"
+
+    def batch_query(
+        self,
+        month: date | None,
+        values: Mapping[str, float] | None = None,
+        *,
+        loaded_at: datetime | None = None,
+    ) -> str:
+        """The SELECT that GX validates (the current snapshot month only, for monthly suites;
+        the rows loaded at `loaded_at` only, when given).
 
         `values` fills numeric thresholds named `{name}` in a suite's query (GX parameters
         only reach expectation arguments, not the batch query)."""
+        if loaded_at is not None:
+            if self.loaded_at_column is None:
+                raise SuiteError(f"{self.path.name}: has no loaded_at_column")
+            # A literal, not a subquery: DuckDB then skips every row group of earlier loads.
+            stamp = loaded_at.isoformat(sep=" ")
+            return f"select * from {self.table} where {self.loaded_at_column} = '{stamp}'"
         if self.query is not None:
             sql = self.query
             for name, value in (values or {}).items():
@@ -93,17 +124,25 @@ class SuiteSpec:
         next_month = add_months(month, 1).isoformat()
         return text.replace("{month}", month.isoformat()).replace("{next_month}", next_month)
 
-    def gx_suite_dict(self, month: date | None = None) -> dict[str, Any]:
-        """The suite for GX, with the snapshot month filled into custom SQL expectations."""
+    def gx_suite_dict(
+        self,
+        month: date | None = None,
+        *,
+        expectations: Sequence[Mapping[str, Any]] | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """The suite for GX, with the snapshot month filled into custom SQL expectations
+        (`expectations`/`name`: a part of the suite, validated on its own batch)."""
+        chosen = self.expectations if expectations is None else expectations
         expectations = []
-        for expectation in self.expectations:
+        for expectation in chosen:
             kwargs = {
                 key: self._fill(value, month) if isinstance(value, str) else value
                 for key, value in expectation["kwargs"].items()
             }
             expectations.append({**expectation, "kwargs": kwargs})
         return {
-            "name": self.name,
+            "name": name or self.name,
             "expectations": expectations,
             "meta": {"notes": self.description} if self.description else {},
         }
@@ -124,6 +163,14 @@ def _suite_from_file(path: Path) -> SuiteSpec:
         raise SuiteError(f"{path.name}: give exactly one of meta.segmentwerk.table / query")
     if STAGES[stage] and where.get("table") and not where.get("month_column"):
         raise SuiteError(f"{path.name}: a monthly table suite needs meta.segmentwerk.month_column")
+    loaded_at_column = where.get("loaded_at_column")
+    if loaded_at_column is not None and (
+        STAGES[stage] or where.get("table") is None or not _NAME.match(str(loaded_at_column))
+    ):
+        raise SuiteError(
+            f"{path.name}: loaded_at_column is a column name, for table suites of a stage "
+            "that runs once per build"
+        )
     expectations = raw.get("expectations") or []
     if not expectations:
         raise SuiteError(f"{path.name}: no expectations")
@@ -143,6 +190,7 @@ def _suite_from_file(path: Path) -> SuiteSpec:
         volume_history=bool(where.get("volume_history", False)),
         expectations=tuple(expectations),
         description=str(where.get("description", "")),
+        loaded_at_column=loaded_at_column,
     )
 
 

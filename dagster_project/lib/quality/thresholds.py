@@ -13,6 +13,7 @@ import yaml
 
 from dagster_project.lib.months import month_end
 
+ROW_CHECKS = ("latest_load", "all")
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parents[2] / "config" / "quality.yaml"
 
 
@@ -24,8 +25,12 @@ class QualityThresholds:
     volume_warn_drop_share: float = 0.1
     freshness_warn_after_days: int = 31
     freshness_error_after_days: int = 92
+    # row-level expectations of suites with a loaded_at_column: "latest_load" or "all" rows
+    row_checks: str = "latest_load"
 
     def __post_init__(self) -> None:
+        if self.row_checks not in ROW_CHECKS:
+            raise ValueError(f"quality setting row_checks must be one of {ROW_CHECKS}")
         for name in ("max_quarantined_share", "volume_error_drop_share", "volume_warn_drop_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"quality threshold {name} must be a share between 0 and 1")
@@ -42,7 +47,9 @@ class QualityThresholds:
 def load_thresholds(path: Path | None = None) -> QualityThresholds:
     path = path or Path(os.environ.get("SEGMENTWERK_QUALITY") or DEFAULT_THRESHOLDS_FILE)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    landing, volume, freshness = (raw.get(k) or {} for k in ("landing", "volume", "freshness"))
+    landing, volume, freshness, scope = (
+        raw.get(k) or {} for k in ("landing", "volume", "freshness", "scope")
+    )
     defaults = QualityThresholds()
     return QualityThresholds(
         max_quarantined_share=float(
@@ -63,6 +70,7 @@ def load_thresholds(path: Path | None = None) -> QualityThresholds:
         freshness_error_after_days=int(
             freshness.get("error_after_days", defaults.freshness_error_after_days)
         ),
+        row_checks=str(scope.get("row_checks", defaults.row_checks)),
     )
 
 

@@ -20,7 +20,7 @@ import duckdb
 
 from dagster_project.lib.quality import gx_duckdb
 from dagster_project.lib.quality.gx_duckdb import gx  # imported there, analytics off first
-from dagster_project.lib.quality.suites import SuiteError, SuiteSpec
+from dagster_project.lib.quality.suites import SuiteError, SuiteSpec, is_table_level
 from dagster_project.lib.quality.thresholds import QualityThresholds, expectation_parameters
 
 RESULT_FORMAT = "BASIC"  # unexpected counts and a few example values, no extra group-bys
@@ -55,6 +55,9 @@ class SuiteOutcome:
     results: tuple[ExpectationOutcome, ...]
     row_count: int | None
     seconds: float
+    # set when the row-level expectations saw only the latest load's rows
+    loaded_at: datetime | None = None
+    rows_validated: int | None = None
 
     def failed(self, severity: str) -> list[ExpectationOutcome]:
         return [r for r in self.results if not r.success and r.severity == severity]
@@ -116,6 +119,39 @@ def _expectation_outcome(result: Any) -> ExpectationOutcome:
     )
 
 
+def latest_loads(build_db: Path, suites: Sequence[SuiteSpec]) -> dict[str, datetime]:
+    """The latest load's timestamp of every suite with a `loaded_at_column` (none when empty)."""
+    queries = {s.name: q for s in suites if (q := s.latest_load_query()) is not None}
+    if not queries:
+        return {}
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        found = {name: con.execute(query).fetchall()[0][0] for name, query in queries.items()}
+    return {name: stamp for name, stamp in found.items() if stamp is not None}
+
+
+def _batches(
+    spec: SuiteSpec, month: date | None, values: Mapping[str, float], loaded_at: datetime | None
+) -> list[tuple[str, str, list[int]]]:
+    """(batch name, query, indexes of the suite's expectations) to validate, in order.
+
+    With `loaded_at`, the table-level expectations see the whole table and the rest only the
+    rows of that load; otherwise the whole suite sees one batch.
+    """
+    everything = list(range(len(spec.expectations)))
+    if loaded_at is None:
+        return [(spec.name, spec.batch_query(month, values), everything)]
+    whole = [i for i in everything if is_table_level(spec.expectations[i])]
+    rows = [i for i in everything if i not in whole]
+    return [
+        (name, query, indexes)
+        for name, query, indexes in (
+            (spec.name, spec.batch_query(month, values), whole),
+            (f"{spec.name}.latest_load", spec.batch_query(month, loaded_at=loaded_at), rows),
+        )
+        if indexes
+    ]
+
+
 def validate_suites(
     build_db: Path,
     suites: Sequence[SuiteSpec],
@@ -126,41 +162,67 @@ def validate_suites(
     docs_dir: Path | None = None,
     now: datetime | None = None,
 ) -> list[SuiteOutcome]:
-    """Validate `suites` in one GX context over `build_db` (read-only, released on return)."""
+    """Validate `suites` in one GX context over `build_db` (read-only, released on return).
+
+    A suite with a `loaded_at_column` is validated as two batches (see `_batches`) unless
+    `thresholds.row_checks` is "all"; its outcome lists the results in the file's order.
+    """
     now = now or datetime.now()
     previous_rows = previous_rows or {}
+    loads = latest_loads(build_db, suites) if thresholds.row_checks == "latest_load" else {}
     context = gx_duckdb.ephemeral_context(docs_dir)
     outcomes: list[SuiteOutcome] = []
     with gx_duckdb.duckdb_datasource(context, build_db) as datasource:
         for spec in suites:
             started = time.perf_counter()
-            asset = datasource.add_query_asset(
-                name=spec.name, query=spec.batch_query(month, thresholds.query_values())
-            )
-            batch = asset.add_batch_definition_whole_table("batch")
-            suite = context.suites.add(gx.ExpectationSuite(**spec.gx_suite_dict(month)))
-            if len(suite.expectations) != len(spec.expectations):
-                # GX logs and skips an invalid expectation; the gate must not check less.
-                raise SuiteError(f"{spec.path.name}: an expectation is not valid for GX")
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=spec.name, data=batch, suite=suite)
-            )
             params = expectation_parameters(
                 thresholds, month=month, now=now, previous_rows=previous_rows.get(spec.name)
             )
-            result = definition.run(expectation_parameters=params, result_format=RESULT_FORMAT)
-            results = tuple(_expectation_outcome(r) for r in result.results)
+            by_index: dict[int, Any] = {}
+            rows_validated: int | None = None
+            loaded_at = loads.get(spec.name)
+            for name, query, indexes in _batches(spec, month, thresholds.query_values(), loaded_at):
+                batch = datasource.add_query_asset(name=name, query=query)
+                suite = context.suites.add(
+                    gx.ExpectationSuite(
+                        **spec.gx_suite_dict(
+                            month, expectations=[spec.expectations[i] for i in indexes], name=name
+                        )
+                    )
+                )
+                if len(suite.expectations) != len(indexes):
+                    # GX logs and skips an invalid expectation; the gate must not check less.
+                    raise SuiteError(f"{spec.path.name}: an expectation is not valid for GX")
+                definition = context.validation_definitions.add(
+                    gx.ValidationDefinition(
+                        name=name,
+                        data=batch.add_batch_definition_whole_table("batch"),
+                        suite=suite,
+                    )
+                )
+                result = definition.run(expectation_parameters=params, result_format=RESULT_FORMAT)
+                by_index.update(zip(indexes, result.results, strict=True))
+                if loaded_at is not None and name != spec.name:
+                    rows_validated = _element_count(result.results)
+            gx_results = [by_index[i] for i in sorted(by_index)]
             row_count = next(
                 (
                     int(r.result["observed_value"])
-                    for r in result.results
+                    for r in gx_results
                     if r.expectation_config.type == ROW_COUNT
                     and (r.result or {}).get("observed_value") is not None
                 ),
                 None,
             )
             outcomes.append(
-                SuiteOutcome(spec, results, row_count, round(time.perf_counter() - started, 3))
+                SuiteOutcome(
+                    spec,
+                    tuple(_expectation_outcome(r) for r in gx_results),
+                    row_count,
+                    round(time.perf_counter() - started, 3),
+                    loaded_at=loaded_at,
+                    rows_validated=rows_validated,
+                )
             )
     if docs_dir is not None:
         # Only this validation's pages: an ephemeral context knows no earlier results.
@@ -168,6 +230,15 @@ def validate_suites(
         docs_dir.mkdir(parents=True, exist_ok=True)
         context.build_data_docs()
     return outcomes
+
+
+def _element_count(results: Sequence[Any]) -> int | None:
+    """The rows a batch held, as the column expectations counted them."""
+    for result in results:
+        count = (result.result or {}).get("element_count")
+        if count is not None:
+            return int(count)
+    return None
 
 
 def data_docs_index(docs_dir: Path) -> Path:

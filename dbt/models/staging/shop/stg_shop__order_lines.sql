@@ -18,7 +18,8 @@ final as (
         quantity,
         unit_price,
         source_file,
-        source_line
+        source_line,
+        loaded_at
     from base
     where quarantine_reason is null
 )

@@ -24,7 +24,8 @@ final as (
         amount,
         status,
         source_file,
-        source_line
+        source_line,
+        loaded_at
     from base
     where quarantine_reason is null
 )

@@ -21,7 +21,8 @@ final as (
         amount,
         is_return,
         source_file,
-        source_line
+        source_line,
+        loaded_at
     from base
     where quarantine_reason is null
 )

@@ -19,7 +19,8 @@ final as (
         device,
         os,
         source_file,
-        source_line
+        source_line,
+        loaded_at
     from base
     where quarantine_reason is null
 )
