@@ -126,6 +126,7 @@ def _pick_persons(build_db: Path) -> dict[str, dict[str, set[str]]]:
 def _aggregates(build_db: Path) -> dict[str, object]:
     return {
         "revenue": query(build_db, "select sum(amount), count(*) from marts.fct_orders")[0],
+        "web_events": query(build_db, "select sum(events) from marts.fct_web_activity")[0][0],
         "november_scores": query(
             build_db,
             f"select count(*) from marts.customer_scores where snapshot_month = '{FIRST_MONTH}'",
@@ -206,6 +207,15 @@ def build_erasure_scenario(root: Path) -> ErasureScenario:
 
     persons = _pick_persons(settings.build_db_path)
     before = _aggregates(settings.build_db_path)
+    con = duckdb.connect(str(settings.build_db_path), read_only=True)
+    try:
+        before["their_web_events"] = con.execute(
+            "select coalesce(sum(events), 0) from marts.fct_web_activity "
+            "where customer_id in (select unnest(?))",
+            [sorted(set().union(*(kinds["customer_id"] for kinds in persons.values())))],
+        ).fetchall()[0][0]
+    finally:
+        con.close()
     before["published_versions"] = [v.version for v in published_versions(settings.published_dir)]
     crm_export = (settings.exports_dir / "2025-11" / "crm.csv").read_text(encoding="utf-8")
     before["exported"] = {

@@ -146,6 +146,27 @@ def test_their_orders_stay_as_anonymous_orders(erasure_scenario: ErasureScenario
     assert owners == [(None,)]
 
 
+def test_their_web_activity_stays_as_anonymous_activity(erasure_scenario: ErasureScenario) -> None:
+    """The daily web counts keep adding up to every event; the person's rows lose their id."""
+    build_db = erasure_scenario.settings.build_db_path
+    assert erasure_scenario.before["their_web_events"] > 0
+    assert (
+        query(build_db, "select sum(events) from marts.fct_web_activity")[0][0]
+        == erasure_scenario.before["web_events"]
+        == query(build_db, "select count(*) from staging.stg_web__events")[0][0]
+    )
+    ids = sorted(set().union(*(k["customer_id"] for k in erasure_scenario.persons.values())))
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        rows = con.execute(
+            "select count(*) from marts.fct_web_activity where customer_id in (select unnest(?))",
+            [ids],
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [(0,)]
+
+
 def test_the_published_warehouse_and_every_kept_version_are_clean(
     erasure_scenario: ErasureScenario,
 ) -> None:

@@ -76,10 +76,11 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "prospect_source": pl.Utf8(),
         "created_at": pl.Datetime("us"),
     },
-    "marts.fct_web_events": {
+    "marts.fct_web_activity": {
         "customer_id": pl.Utf8(),
-        "occurred_at": pl.Datetime("us"),
+        "activity_date": pl.Date(),
         "event_type": pl.Utf8(),
+        "events": pl.Int64(),
     },
 }
 
@@ -178,7 +179,7 @@ class Warehouse:
             "marts.customer_identity_map": self.identity,
             "staging.stg_crm__customers": self.crm,
             "staging.stg_marketing__prospects": self.prospects,
-            "marts.fct_web_events": [],
+            "marts.fct_web_activity": [],
         }
         con = duckdb.connect(str(path))
         try:

@@ -130,15 +130,15 @@ def _orders() -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.DataFrame(orders), pl.DataFrame(lines)
 
 
-def _web_events() -> pl.DataFrame:
+def _web_activity() -> pl.DataFrame:
     rows = [
-        (_id(n), datetime(2026, 6, 2), "newsletter_click")
+        (_id(n), date(2026, 6, 2), "newsletter_click")
         for n in [*GROUPS["young app"][0], *range(20, 40)]
     ]
-    rows += [(_id(n), datetime(2024, 10, 1), "cart_abandoned") for n in range(20, 30)]
+    rows += [(_id(n), date(2024, 10, 1), "cart_abandoned") for n in range(20, 30)]
     return pl.DataFrame(
-        rows, schema=["customer_id", "occurred_at", "event_type"], orient="row"
-    ).with_columns(device=pl.lit("mobile"), os=pl.lit("ios"))
+        rows, schema=["customer_id", "activity_date", "event_type"], orient="row"
+    ).with_columns(device=pl.lit("mobile"), events=pl.lit(1, dtype=pl.Int64))
 
 
 def _snapshot(month: date, numbers: list[int], with_scores: bool) -> tuple[pl.DataFrame, ...]:
@@ -191,7 +191,7 @@ def build_warehouse(path: Path) -> Path:
         "marts.dim_customers": _customers(),
         "marts.fct_orders": orders,
         "staging.stg_shop__order_lines": lines,
-        "marts.fct_web_events": _web_events(),
+        "marts.fct_web_activity": _web_activity(),
         "marts.customer_segments": pl.concat([full[0], no_buyers[0]]),
         "marts.customer_scores": pl.concat([full[1], no_buyers[1]]),
     }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import duckdb
+import polars as pl
 
 from dagster_project.lib.identity_quality import pairwise_quality
+from dagster_project.lib.scoring.purchases import customer_purchase_facts
 from tests.conftest import BuiltWarehouse, query
 
 CONTRACT_COLUMNS = {
@@ -220,3 +223,82 @@ def test_customer_ids_are_salted_so_an_email_alone_does_not_reveal_one(
         "inner join intermediate.int_identity__node_customers as n using (node_key)",
     )[0]
     assert customers > 1000 and computable == 0
+
+
+def test_web_activity_counts_every_staged_event_for_its_customer(
+    demo_warehouse: BuiltWarehouse,
+):
+    """marts.fct_web_activity (customer x day x event type x device) against the events
+    themselves: each staged event looked up one by one (account first, then e-mail) in the
+    identified keys. The totals, the per-customer counts per day and type, dim_customers'
+    web_events and the scores' 12-month sessions (window edges included) must all agree."""
+    as_of = date(2025, 12, 31)
+    con = duckdb.connect(str(demo_warehouse.settings.build_db_path), read_only=True)
+    try:
+        con.execute(
+            """
+            create temp table direct as
+            select
+                coalesce(by_account.customer_id, by_email.customer_id) as customer_id,
+                cast(e.occurred_at as date) as activity_date,
+                e.event_type,
+                e.occurred_at
+            from staging.stg_web__events as e
+            left join intermediate.int_identity__identified_keys as by_account
+                on by_account.node_key = 'account:' || e.shop_account_id
+            left join intermediate.int_identity__identified_keys as by_email
+                on by_email.node_key = 'email:' || e.email_normalized
+            """
+        )
+        staged, identified, customers = con.execute(
+            "select count(*), count(customer_id), count(distinct customer_id) from direct"
+        ).fetchall()[0]
+        assert customers > 500 and 0 < identified < staged  # known and anonymous events
+        assert con.execute("select sum(events) from marts.fct_web_activity").fetchall()[0][0] == (
+            staged
+        )
+        mismatches = con.execute(
+            """
+            with expected as (
+                select customer_id, activity_date, event_type, count(*) as events
+                from direct where customer_id is not null group by all
+            ),
+            actual as (
+                select customer_id, activity_date, event_type, sum(events) as events
+                from marts.fct_web_activity where customer_id is not null group by all
+            )
+            select * from expected full join actual using (customer_id, activity_date, event_type)
+            where expected.events is distinct from actual.events
+            """
+        ).fetchall()
+        assert mismatches == []
+        web_events = con.execute(
+            """
+            select count(*) from marts.dim_customers as d
+            left join (select customer_id, count(*) as n from direct group by all) as e
+                using (customer_id)
+            where d.web_events <> coalesce(e.n, 0)
+            """
+        ).fetchall()[0][0]
+        assert web_events == 0
+        sessions = dict(
+            con.execute(
+                """
+                select customer_id, count(*) from direct
+                where customer_id is not null and event_type = 'session'
+                  and occurred_at < $as_of + interval 1 day
+                  and occurred_at >= $as_of - interval 365 day
+                group by all
+                """,
+                {"as_of": as_of},
+            ).fetchall()
+        )
+        facts = customer_purchase_facts(con, as_of)
+    finally:
+        con.close()
+    scored = {
+        row["customer_id"]: row["web_sessions_12m"]
+        for row in facts.filter(pl.col("web_sessions_12m") > 0).iter_rows(named=True)
+    }
+    assert len(sessions) > 100 and scored == sessions
+    assert facts["web_sessions_12m"].dtype == pl.Int64

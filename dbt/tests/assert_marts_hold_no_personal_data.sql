@@ -2,7 +2,7 @@
 {%- set forbidden = ['first_name', 'last_name', 'name', 'email', 'email_normalized', 'phone',
                      'street', 'birth_date', 'city'] -%}
 {%- set marts = [ref('dim_customers'), ref('customer_identity_map'), ref('fct_orders'),
-                 ref('customer_id_merges'), ref('fct_web_events'), ref('quarantine'), ref('load_reconciliation')] -%}
+                 ref('customer_id_merges'), ref('fct_web_activity'), ref('quarantine'), ref('load_reconciliation')] -%}
 {%- set violations = [] -%}
 {%- if execute -%}
     {%- for relation in marts -%}

@@ -42,7 +42,7 @@ from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource, repl
 IDENTITY_MAP = dbt_model_key("customer_identity_map")
 CRM_CUSTOMERS = dbt_model_key("stg_crm__customers")
 PROSPECTS = dbt_model_key("stg_marketing__prospects")
-WEB_EVENTS = dbt_model_key("fct_web_events")
+WEB_ACTIVITY = dbt_model_key("fct_web_activity")
 
 
 class LookalikeConfig(dg.Config):
@@ -91,7 +91,7 @@ def _markdown(frame: pl.DataFrame) -> dg.MetadataValue:
 
 @dg.asset(
     key=PROSPECT_SCORES,
-    deps=[CUSTOMER_SEGMENTS, CUSTOMER_SCORES, IDENTITY_MAP, CRM_CUSTOMERS, PROSPECTS, WEB_EVENTS],
+    deps=[CUSTOMER_SEGMENTS, CUSTOMER_SCORES, IDENTITY_MAP, CRM_CUSTOMERS, PROSPECTS, WEB_ACTIVITY],
     partitions_def=monthly_partitions,
     group_name="activation",
     pool=BUILD_DB_POOL,

@@ -27,7 +27,7 @@ from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource, repl
 UNIFIED = [
     dbt_model_key("fct_orders"),
     dbt_model_key("dim_customers"),
-    dbt_model_key("fct_web_events"),
+    dbt_model_key("fct_web_activity"),
     ERASURE_LOG,  # the right to be forgotten is applied before anything is scored
 ]
 

@@ -14,7 +14,9 @@ Per layer (see the README, "Right to be forgotten"):
   still adds up) with every other field nulled, and their quarantine record is redacted;
 - intermediate (identity graph, registry): every row of the person's keys and ids is deleted;
 - marts: `dim_customers`, `customer_identity_map`, merges, splits, triggers and prospect scores
-  lose the person's rows; `fct_orders` and `fct_web_events` keep the rows with customer_id null;
+  lose the person's rows; `fct_orders` and `fct_web_activity` keep the rows with customer_id null
+  (the daily web counts then sit beside the anonymous ones of the same day, type and device
+  until the next dbt build merges them);
 - past snapshots (`customer_scores`, `customer_segments`, every month): the customer_id is
   replaced by a random tombstone (`erased_<16 hex>`), so every published aggregate (segment
   sizes, migrations, profiles) still adds up while nothing links the rows to the person;
@@ -84,6 +86,9 @@ KEEP_ON_REDACT = (
     "quarantine_reason",
 )
 TOMBSTONED_TABLES = {("marts", "customer_scores"), ("marts", "customer_segments")}
+# Aggregates without an event key whose counts must keep adding up: like events, their rows stay
+# with the identifying columns nulled.
+ANONYMISED_TABLES = {("marts", "fct_web_activity")}
 # Rows that must go rather than lose their key.
 DELETED_TABLES = {("intermediate", "int_identity__shop_order_nodes")}
 SCANNED_SCHEMAS = ("staging", "intermediate", "marts")
@@ -392,6 +397,9 @@ def _apply_to_table(
     quarantined: dict[str, int] = {}
     where = "rowid in (select rid from _hits)"
     identifying = [c for c in columns if c in KEY_COLUMNS or c in NODE_COLUMNS or c in ID_COLUMNS]
+    anonymised = (schema, table) not in DELETED_TABLES and (
+        any(c in columns for c in EVENT_COLUMNS) or (schema, table) in ANONYMISED_TABLES
+    )
     if (schema, table) in TOMBSTONED_TABLES:
         con.execute(
             f"""
@@ -412,7 +420,7 @@ def _apply_to_table(
             for c in cleared
         )
         con.execute(f"update {relation} set {assignments} where {where}")
-    elif any(c in columns for c in EVENT_COLUMNS) and (schema, table) not in DELETED_TABLES:
+    elif anonymised:
         if "quarantine_record" in columns:
             quarantined = _redact_quarantine(con, relation)
             identifying.append("quarantine_record")

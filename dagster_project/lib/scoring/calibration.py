@@ -38,7 +38,7 @@ def calibration_by_frequency(
     as_of = month_end(snapshot_month)
     horizon_end = month_end(add_months(snapshot_month, 12))
     facts = customer_purchase_facts(
-        con, as_of, orders=orders, customers=customers, web_events=None, order_lines=None
+        con, as_of, orders=orders, customers=customers, web_activity=None, order_lines=None
     )
     scores = score_customers(facts, snapshot_month, params or ScoringParameters()).scores.filter(
         pl.col("order_count") > 0

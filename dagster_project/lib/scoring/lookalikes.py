@@ -144,11 +144,11 @@ def load_lookalike_attributes(con: duckdb.DuckDBPyConnection, snapshot_month: da
             where prospect.created_at < $day_after
         ),
         web as (
-            select customer_id, count(distinct cast(occurred_at as date)) as web_active_days
-            from marts.fct_web_events
+            select customer_id, count(distinct activity_date) as web_active_days
+            from marts.fct_web_activity
             where customer_id is not null
-              and occurred_at < $day_after
-              and occurred_at >= $day_after - to_days($web_days)
+              and activity_date < $day_after
+              and activity_date >= $day_after - to_days($web_days)
             group by customer_id
         )
         select

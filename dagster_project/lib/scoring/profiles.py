@@ -122,12 +122,12 @@ category_counts as (
     group by all
 ),
 web as (
-    select distinct e.customer_id, e.event_type
-    from marts.fct_web_events as e
+    select distinct a.customer_id, a.event_type
+    from marts.fct_web_activity as a
     inner join population using (customer_id)
-    where e.event_type in ('newsletter_open', 'newsletter_click', 'cart_abandoned')
-      and e.occurred_at < $day_after
-      and cast(e.occurred_at as date) > $as_of - interval 365 day
+    where a.event_type in ('newsletter_open', 'newsletter_click', 'cart_abandoned')
+      and a.activity_date <= $as_of
+      and a.activity_date > $as_of - interval 365 day
 ),
 attribute_rows as (
     select customer_id, 'country' as attribute, country as value from customers

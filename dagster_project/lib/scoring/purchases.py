@@ -24,14 +24,14 @@ def customer_purchase_facts(
     *,
     orders: str = "marts.fct_orders",
     customers: str = "marts.dim_customers",
-    web_events: str | None = "marts.fct_web_events",
+    web_activity: str | None = "marts.fct_web_activity",
     order_lines: str | None = "staging.stg_shop__order_lines",
 ) -> pl.DataFrame:
     """One row per customer first seen by `as_of`; nothing dated after `as_of` is read.
 
     Besides the contract's facts it returns the behaviour mix the clusters use: the share of
     purchases per channel (web, app, store) and on mobile devices, web sessions in the last
-    12 months (0 without a web-events table), and the category mix of shop purchases as two
+    12 months (0 without a web-activity table), and the category mix of shop purchases as two
     catalogue-independent measures: how many categories a customer buys (`category_breadth`)
     and how much of their spend goes to their favourite one (`top_category_share`). Category
     *names* describe segments in the personas; keeping them out of the clustering distance
@@ -61,13 +61,13 @@ def customer_purchase_facts(
     )
     sessions = (
         f"""
-        select customer_id, count(*) as web_sessions_12m
-        from {web_events}
+        select customer_id, cast(sum(events) as bigint) as web_sessions_12m
+        from {web_activity}
         where customer_id is not null and event_type = 'session'
-          and occurred_at < $day_after and occurred_at >= $as_of - interval 365 day
+          and activity_date <= $as_of and activity_date >= $as_of - interval 365 day
         group by customer_id
         """
-        if web_events
+        if web_activity
         else "select cast(null as varchar) as customer_id, 0 as web_sessions_12m where false"
     )
     return con.sql(

@@ -23,15 +23,15 @@ prospects as (
     select * from {{ ref('stg_marketing__prospects') }}
 ),
 
-web_events as (
-    select * from {{ ref('fct_web_events') }}
+web_activity as (
+    select * from {{ ref('fct_web_activity') }}
 ),
 
-web_activity as (
+customer_web_events as (
     select
         customer_id,
-        count(*) as web_events
-    from web_events
+        sum(events) as web_events
+    from web_activity
     where customer_id is not null
     group by customer_id
 ),
@@ -85,7 +85,7 @@ latest_prospect as (
 golden as (
     select
         customer_records.*,
-        coalesce(web_activity.web_events, 0) as web_events,
+        coalesce(customer_web_events.web_events, 0) as web_events,
         coalesce(crm.country, prospect.country) as country,
         coalesce(crm.postal_code, prospect.postal_code) as postal_code,
         crm.gender,
@@ -109,8 +109,8 @@ golden as (
     left join latest_prospect as prospect
         on prospect.customer_id = customer_records.customer_id
         and prospect.recency_rank = 1
-    left join web_activity
-        on web_activity.customer_id = customer_records.customer_id
+    left join customer_web_events
+        on customer_web_events.customer_id = customer_records.customer_id
 ),
 
 final as (
