@@ -12,6 +12,7 @@ import csv
 from datetime import date
 from pathlib import Path
 
+from dagster_project.lib.publication import published_versions
 from tests.conftest import query, run_pipeline
 
 CDNOW = Path(__file__).parent / "data" / "CDNOW_sample.txt"
@@ -39,6 +40,9 @@ def test_a_1990s_history_backfills_and_reproduces_the_published_fit(tmp_path: Pa
     backfill = [date(1997, 7, 1), date(1997, 8, 1), date(1997, 9, 1)]
     outcome = run_pipeline(landing, warehouse, backfill, reporting_currency="USD")
     assert outcome.success, outcome.reason
+    # three months, one publication: the middle of a backfill is never published
+    [version] = published_versions(warehouse.parent / "warehouse.published")
+    assert version.sequence == 1 and len(outcome.run_ids) == 3
 
     months = query(
         warehouse, "select distinct snapshot_month from marts.customer_scores order by 1"

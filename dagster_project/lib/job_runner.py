@@ -1,8 +1,11 @@
 """Run `monthly_resegmentation` in-process for one month or a range, and explain failures.
 
 A range shares its month-independent work: the first month runs the whole job (dbt unification
-and publication included); each later month runs only the monthly-partitioned assets and the
-publication.
+included); each later month runs only the monthly-partitioned assets. The range is published
+once, after its last month: every publication copies the whole warehouse (at a million
+customers about a minute), and a month in the middle of a backfill is superseded at once. A
+month that fails stops the range before anything of it is published, so BI keeps the
+previous complete version; re-running the range recomputes its months (idempotent).
 """
 
 from __future__ import annotations
@@ -83,7 +86,10 @@ def run_months(
     partitioned = [
         spec.key for spec in definitions.resolve_all_asset_specs() if spec.partitions_def
     ]
-    publication = [dg.AssetKey("published_warehouse")]
+    publication = dg.AssetKey("published_warehouse")
+    everything_else = sorted(
+        definitions.resolve_asset_graph().executable_asset_keys - {publication}
+    )
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING" if quiet else "INFO"}}}}
     run_ids: list[str] = []
     # dagster-dbt echoes every raw dbt line to stdout; people get the concise step log on
@@ -97,12 +103,16 @@ def run_months(
     ):
         for index, month in enumerate(months):
             full_run = index == 0 and unify
+            last = index == len(months) - 1 or not partitioned
             if not full_run and not partitioned:
                 break  # nothing month-specific left to compute
             if progress is not None:
-                scope = "unify + score + publish" if full_run else "score + publish"
-                progress(f"snapshot {month:%Y-%m} ({index + 1}/{len(months)}): {scope}")
-            selection = None if full_run else partitioned + publication
+                scope = ["unify"] * full_run + ["score"] + ["publish"] * last
+                progress(f"snapshot {month:%Y-%m} ({index + 1}/{len(months)}): {' + '.join(scope)}")
+            if full_run:
+                selection = None if last else everything_else
+            else:
+                selection = partitioned + [publication] * last
             result = job.execute_in_process(
                 partition_key=partition_key(month),
                 instance=instance,
