@@ -141,3 +141,53 @@ def test_rerunning_a_month_replaces_exactly_that_month(demo_warehouse: BuiltWare
     }
     assert after == before
     assert all(digest[0] > 0 for digest in before.values())
+
+
+def test_the_kept_purchase_facts_are_those_the_scores_used_and_never_published(
+    demo_warehouse: BuiltWarehouse,
+):
+    """Segmentation and profiles read the facts the scoring step kept, not a new computation
+    (which later files may change: a customer first seen in November can arrive in December's
+    files): each month's kept facts are the ones behind that month's scores, and those of the
+    latest run are exactly what `customer_purchase_facts` gives as of its last day."""
+    from datetime import date
+
+    import duckdb
+    from polars.testing import assert_frame_equal
+
+    from dagster_project.lib.months import month_end
+    from dagster_project.lib.scoring.purchases import (
+        FACTS_TABLE,
+        customer_purchase_facts,
+        stored_purchase_facts,
+    )
+
+    con = duckdb.connect(str(demo_warehouse.settings.build_db_path), read_only=True)
+    try:
+        months = sorted(
+            m for (m,) in con.sql(f"select distinct snapshot_month from {FACTS_TABLE}").fetchall()
+        )
+        assert months == [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)]
+        for month in months:
+            kept = stored_purchase_facts(con, month, month_end(month))
+            scores = con.sql(
+                "select customer_id, order_count, monetary_total from marts.customer_scores "
+                "where snapshot_month = $month order by customer_id",
+                params={"month": month},
+            ).pl()
+            assert kept.height > 1000
+            assert_frame_equal(
+                kept.select(scores.columns), scores, check_dtypes=False, check_exact=False
+            )
+        latest = months[-1]
+        assert_frame_equal(
+            stored_purchase_facts(con, latest, month_end(latest)),
+            customer_purchase_facts(con, month_end(latest)),
+        )
+    finally:
+        con.close()
+    published = query(
+        demo_warehouse.settings.duckdb_path,
+        "select count(*) from information_schema.tables where table_schema = 'model'",
+    )
+    assert published == [(0,)]

@@ -15,7 +15,11 @@ from dagster_project.lib.asset_keys import (
 )
 from dagster_project.lib.months import month_end
 from dagster_project.lib.scoring.customer_scores import ScoringParameters, score_customers
-from dagster_project.lib.scoring.purchases import customer_purchase_facts
+from dagster_project.lib.scoring.purchases import (
+    FACTS_TABLE,
+    customer_purchase_facts,
+    stored_purchase_facts,
+)
 from dagster_project.lib.scoring.segmentation import (
     SegmentationParameters,
     load_previous_clusters,
@@ -89,6 +93,7 @@ def customer_scores(
         facts = customer_purchase_facts(con, month_end(month))
         scored = score_customers(facts, month, params)
         model_params = scored.model_params(month)
+        replace_snapshot(con, FACTS_TABLE, facts.with_columns(snapshot_month=pl.lit(month)), month)
         replace_snapshot(con, "marts.customer_scores", scored.scores, month)
         replace_snapshot(con, "marts.clv_model_params", model_params, month)
 
@@ -145,7 +150,7 @@ def customer_segments(
     params = SegmentationParameters(**config.model_dump())
     settings = warehouse.settings
     with warehouse.writer(context.log), warehouse.build_connection() as con:
-        facts = customer_purchase_facts(con, month_end(month))
+        facts = stored_purchase_facts(con, month, month_end(month))
         scores = con.sql(
             "select * from marts.customer_scores where snapshot_month = $month",
             params={"month": month},

@@ -17,7 +17,8 @@ Per layer (see the README, "Right to be forgotten"):
   lose the person's rows; `fct_orders` and `fct_web_activity` keep the rows with customer_id null
   (the daily web counts then sit beside the anonymous ones of the same day, type and device
   until the next dbt build merges them);
-- past snapshots (`customer_scores`, `customer_segments`, every month): the customer_id is
+- past snapshots (`customer_scores`, `customer_segments`, and the internal per-month purchase
+  facts `model.customer_purchase_facts`, every month): the customer_id is
   replaced by a random tombstone (`erased_<16 hex>`), so every published aggregate (segment
   sizes, migrations, profiles) still adds up while nothing links the rows to the person;
 - exports beside the warehouse: the person's rows are removed from every month's files.
@@ -85,13 +86,17 @@ KEEP_ON_REDACT = (
     "loaded_at",
     "quarantine_reason",
 )
-TOMBSTONED_TABLES = {("marts", "customer_scores"), ("marts", "customer_segments")}
+TOMBSTONED_TABLES = {
+    ("marts", "customer_scores"),
+    ("marts", "customer_segments"),
+    ("model", "customer_purchase_facts"),  # the scoring step's facts per month (internal)
+}
 # Aggregates without an event key whose counts must keep adding up: like events, their rows stay
 # with the identifying columns nulled.
 ANONYMISED_TABLES = {("marts", "fct_web_activity")}
 # Rows that must go rather than lose their key.
 DELETED_TABLES = {("intermediate", "int_identity__shop_order_nodes")}
-SCANNED_SCHEMAS = ("staging", "intermediate", "marts")
+SCANNED_SCHEMAS = ("staging", "intermediate", "marts", "model")
 LAYERS = (
     "staging_rows",
     "identity_rows",

@@ -29,7 +29,7 @@ from wordcloud import WordCloud
 
 from dagster_project.lib.months import month_end
 from dagster_project.lib.scoring.clusters import LOG_FEATURES
-from dagster_project.lib.scoring.purchases import customer_purchase_facts
+from dagster_project.lib.scoring.purchases import stored_purchase_facts
 from dagster_project.lib.scoring.segmentation import CLUSTER_FEATURES
 
 # The segment columns of `marts.customer_segments` that get a profile; the same names as the
@@ -380,7 +380,7 @@ def segment_profiles(
 
 def load_cluster_features(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame:
     """The clustering features of every clustered customer (buyers), with their cluster."""
-    facts = customer_purchase_facts(con, month_end(month))
+    facts = stored_purchase_facts(con, month, month_end(month))
     scores = con.sql(
         "select customer_id, order_count, recency_days, avg_order_value, tenure_days "
         "from marts.customer_scores where snapshot_month = $month",

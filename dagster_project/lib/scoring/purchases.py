@@ -153,3 +153,28 @@ def customer_purchase_facts(
         """,
         params={"as_of": as_of, "day_after": day_after},
     ).pl()
+
+
+# The facts of each snapshot month, kept in the build database (never published) by the scoring
+# step: segmentation and profiles of the same month read them instead of computing them twice
+# more (at a million customers each computation reads 17M orders and 22M order lines).
+FACTS_TABLE = "model.customer_purchase_facts"
+
+
+def stored_purchase_facts(con: duckdb.DuckDBPyConnection, month: date, as_of: date) -> pl.DataFrame:
+    """The facts the scoring step kept for snapshot `month`, as `customer_purchase_facts`
+    returns them; computed as of `as_of` when none were kept (a warehouse from before)."""
+    schema, table = FACTS_TABLE.split(".")
+    kept = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()[0][0]
+    if kept:
+        facts = con.sql(
+            f"select * exclude (snapshot_month) from {FACTS_TABLE} "
+            "where snapshot_month = $month order by customer_id",
+            params={"month": month},
+        ).pl()
+        if facts.height:
+            return facts
+    return customer_purchase_facts(con, as_of)
