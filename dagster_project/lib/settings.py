@@ -9,8 +9,15 @@ folder touches nothing that belongs to the default warehouse.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+# DuckDB's own default is 80 % of the machine's memory; the product promises a bound, and DuckDB
+# spills joins and aggregates to `<build db>.tmp/` beyond it. Measured at 1M customers: the
+# largest dbt model (fct_web_activity) in 4.1 GB instead of 12 GB, 65 s instead of 52 s.
+DEFAULT_MEMORY_LIMIT = "4GB"
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)$", re.IGNORECASE)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
@@ -21,6 +28,14 @@ class Settings:
     landing_dir: Path
     duckdb_path: Path
     reporting_currency: str
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # of every DuckDB that writes the build database
+
+    def __post_init__(self) -> None:
+        if not _MEMORY.match(self.memory_limit):
+            raise ValueError(
+                "SEGMENTWERK_MEMORY_LIMIT must be a size like 4GB or 512MB, "
+                f"got {self.memory_limit!r}"
+            )
 
     @property
     def warehouse_dir(self) -> Path:
@@ -70,6 +85,7 @@ class Settings:
             "DUCKDB_PATH": str(self.duckdb_path),
             "SEGMENTWERK_BUILD_DB": str(self.build_db_path),
             "REPORTING_CURRENCY": self.reporting_currency,
+            "SEGMENTWERK_MEMORY_LIMIT": self.memory_limit,
         }
 
 
@@ -85,4 +101,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         landing_dir=path("LANDING_DIR", "warehouse/landing"),
         duckdb_path=path("DUCKDB_PATH", "warehouse/warehouse.duckdb"),
         reporting_currency=(env.get("REPORTING_CURRENCY") or "EUR").strip().upper(),
+        memory_limit=(env.get("SEGMENTWERK_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT).strip(),
     )

@@ -33,6 +33,7 @@ class WarehouseResource(dg.ConfigurableResource):
             landing_dir=Path(self.landing_dir).resolve() if self.landing_dir else base.landing_dir,
             duckdb_path=Path(self.duckdb_path).resolve() if self.duckdb_path else base.duckdb_path,
             reporting_currency=(self.reporting_currency or base.reporting_currency).upper(),
+            memory_limit=base.memory_limit,
         )
 
     @contextmanager
@@ -47,8 +48,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def build_connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.settings.build_db_path), read_only=read_only)
+        settings = self.settings
+        con = duckdb.connect(str(settings.build_db_path), read_only=read_only)
         try:
+            # SET, not a connect() config: another connection of this process to the same file
+            # with a different config would be refused.
+            con.execute(f"set memory_limit = '{settings.memory_limit}'")
             yield con
         finally:
             con.close()
