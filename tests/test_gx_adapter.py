@@ -42,16 +42,15 @@ def duckdb_file(tmp_path: Path) -> Path:
     return path
 
 
-def _suite_dir(tmp_path: Path, expectations: list[dict], query: str) -> Path:
+def _suite_dir(tmp_path: Path, expectations: list[dict], **where: str) -> Path:
+    """A folder with one suite file; `where` is its `meta.segmentwerk` besides the stage."""
     folder = tmp_path / "suites"
     folder.mkdir()
     (folder / "things.json").write_text(
         json.dumps(
             {
-                "name": "marts.things",
-                "meta": {
-                    "segmentwerk": {"stage": "unification", "asset": "marts/things", "query": query}
-                },
+                "name": where.pop("name", "marts.things"),
+                "meta": {"segmentwerk": {"stage": "unification", "asset": "marts/things", **where}},
                 "expectations": expectations,
             }
         )
@@ -81,7 +80,7 @@ def test_regex_like_and_custom_sql_run_in_duckdb_and_release_the_file(
                     "kwargs": {"unexpected_rows_query": "select * from {batch} where n >= 500"},
                 },
             ],
-            "select * from marts.things",
+            query="select * from marts.things",
         )
     )
     [outcome] = validation.validate_suites(
@@ -196,42 +195,25 @@ def _loaded_events(path: Path, bad_in: str) -> None:
     con.close()
 
 
-def _loaded_suite(tmp_path: Path) -> Path:
-    folder = tmp_path / "suites"
-    folder.mkdir()
-    (folder / "events.json").write_text(
-        json.dumps(
-            {
-                "name": "landing.events",
-                "meta": {
-                    "segmentwerk": {
-                        "stage": "unification",
-                        "asset": "staging/events",
-                        "table": "staging.events",
-                        "loaded_at_column": "loaded_at",
-                    }
-                },
-                "expectations": [
-                    {
-                        "type": "expect_column_values_to_not_be_null",
-                        "kwargs": {"column": "event_id"},
-                    },
-                    {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
-                    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "event_id"}},
-                ],
-            }
-        )
-    )
-    return folder
-
-
 @pytest.mark.parametrize("bad_in", ["first", "latest"])
 def test_row_checks_see_the_latest_load_and_table_checks_the_whole_table(
     validation, tmp_path: Path, bad_in: str
 ) -> None:
     path = tmp_path / "build.duckdb"
     _loaded_events(path, bad_in)
-    suites = load_suites(_loaded_suite(tmp_path))
+    suites = load_suites(
+        _suite_dir(
+            tmp_path,
+            [
+                {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "event_id"}},
+                {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+                {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "event_id"}},
+            ],
+            name="landing.events",
+            table="staging.events",
+            loaded_at_column="loaded_at",
+        )
+    )
 
     [latest] = validation.validate_suites(path, suites, thresholds=QualityThresholds())
     # the file's order, whichever batch an expectation ran on
