@@ -81,6 +81,24 @@ _MEMBERSHIPS = " union all ".join(
     for d in DIMENSIONS
 )
 
+# The same memberships as one row per customer (a column per dimension): the counts per
+# (dimension, segment, attribute) then come from one pass over the attributes with GROUPING SETS
+# instead of a join with four rows per customer (at 1M customers 80M joined rows).
+_DIMENSIONS = (
+    "select customer_id, "
+    + ", ".join(f"coalesce({d}, '{UNASSIGNED}') as in_{d}" for d in DIMENSIONS)
+    + " from marts.customer_segments where snapshot_month = $month"
+)
+# In each grouping set exactly one `in_<dimension>` column is grouped (the others are null).
+_PER_DIMENSION = (
+    "case "
+    + " ".join(f"when grouping(in_{d}) = 0 then '{d}'" for d in DIMENSIONS)
+    + " end as dimension, coalesce("
+    + ", ".join(f"in_{d}" for d in DIMENSIONS)
+    + ") as segment"
+)
+_SETS = ", ".join(f"(in_{d}, {{extra}})" for d in DIMENSIONS)
+
 # One row per (customer, attribute, value) the customer holds, for everyone in the snapshot.
 # Multi-valued attributes (source systems, web engagement) give a customer several rows.
 # Needs $month, $as_of and $day_after.
@@ -220,6 +238,7 @@ def attribute_lifts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame
     return con.sql(
         f"""
         with memberships as ({_MEMBERSHIPS}),
+        dimensions as ({_DIMENSIONS}),
         {_ATTRIBUTES},
         known as (
             select distinct customer_id, attribute from attributes
@@ -232,10 +251,10 @@ def attribute_lifts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame
             from memberships group by all
         ),
         known_in_segment as (
-            select m.dimension, m.segment, k.attribute, count(*) as known_customers
-            from memberships as m
-            inner join known as k using (customer_id)
-            group by all
+            select {_PER_DIMENSION}, k.attribute, count(*) as known_customers
+            from known as k
+            inner join dimensions using (customer_id)
+            group by grouping sets ({_SETS.format(extra="k.attribute")})
         ),
         base as (
             select a.attribute, a.value, count(*) / any_value(k.known_customers) as share_in_base
@@ -245,10 +264,10 @@ def attribute_lifts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame
             group by all
         ),
         held as (
-            select m.dimension, m.segment, a.attribute, a.value, count(*) as customers
-            from memberships as m
-            inner join attributes as a using (customer_id)
-            group by all
+            select {_PER_DIMENSION}, a.attribute, a.value, count(*) as customers
+            from attributes as a
+            inner join dimensions using (customer_id)
+            group by grouping sets ({_SETS.format(extra="a.attribute, a.value")})
         )
         select
             h.dimension,
