@@ -241,3 +241,22 @@ def test_row_checks_see_the_latest_load_and_table_checks_the_whole_table(
 def test_row_checks_is_a_known_scope() -> None:
     with pytest.raises(ValueError, match="row_checks"):
         QualityThresholds(row_checks="some")
+
+
+def test_the_memory_limit_reaches_the_gx_connection(
+    validation, duckdb_file: Path, tmp_path: Path
+) -> None:
+    limit_check = {
+        "type": "unexpected_rows_expectation",
+        "kwargs": {
+            "unexpected_rows_query": "select * from {batch} "
+            "where current_setting('memory_limit') <> '953.6 MiB'"
+        },
+    }
+    suites = load_suites(_suite_dir(tmp_path, [limit_check], query="select * from marts.things"))
+    [bounded] = validation.validate_suites(
+        duckdb_file, suites, thresholds=QualityThresholds(), memory_limit="1GB"
+    )
+    assert bounded.severity is None, bounded.summary()
+    [unbounded] = validation.validate_suites(duckdb_file, suites, thresholds=QualityThresholds())
+    assert unbounded.severity == "critical"

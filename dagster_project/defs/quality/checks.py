@@ -120,6 +120,7 @@ def build_stage_check(stage: str, suites: list[SuiteSpec]) -> dg.AssetChecksDefi
                 previous_rows=previous,
                 docs_dir=docs_dir,
                 now=now,
+                memory_limit=settings.memory_limit,
             )
             with duckdb.connect(str(settings.build_db_path)) as con:
                 record_row_counts(con, outcomes, run_id=context.run.run_id, now=now)

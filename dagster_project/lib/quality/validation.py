@@ -161,6 +161,7 @@ def validate_suites(
     previous_rows: Mapping[str, int] | None = None,
     docs_dir: Path | None = None,
     now: datetime | None = None,
+    memory_limit: str | None = None,
 ) -> list[SuiteOutcome]:
     """Validate `suites` in one GX context over `build_db` (read-only, released on return).
 
@@ -172,7 +173,7 @@ def validate_suites(
     loads = latest_loads(build_db, suites) if thresholds.row_checks == "latest_load" else {}
     context = gx_duckdb.ephemeral_context(docs_dir)
     outcomes: list[SuiteOutcome] = []
-    with gx_duckdb.duckdb_datasource(context, build_db) as datasource:
+    with gx_duckdb.duckdb_datasource(context, build_db, memory_limit=memory_limit) as datasource:
         for spec in suites:
             started = time.perf_counter()
             params = expectation_parameters(
