@@ -169,7 +169,7 @@ def test_the_kept_purchase_facts_are_those_the_scores_used_and_never_published(
         )
         assert months == [date(2025, 10, 1), date(2025, 11, 1), date(2025, 12, 1)]
         for month in months:
-            kept = stored_purchase_facts(con, month, month_end(month))
+            kept = stored_purchase_facts(con, month)
             scores = con.sql(
                 "select customer_id, order_count, monetary_total from marts.customer_scores "
                 "where snapshot_month = $month order by customer_id",
@@ -181,7 +181,7 @@ def test_the_kept_purchase_facts_are_those_the_scores_used_and_never_published(
             )
         latest = months[-1]
         assert_frame_equal(
-            stored_purchase_facts(con, latest, month_end(latest)),
+            stored_purchase_facts(con, latest),
             customer_purchase_facts(con, month_end(latest)),
         )
     finally:

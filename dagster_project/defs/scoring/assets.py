@@ -150,7 +150,7 @@ def customer_segments(
     params = SegmentationParameters(**config.model_dump())
     settings = warehouse.settings
     with warehouse.writer(context.log), warehouse.build_connection() as con:
-        facts = stored_purchase_facts(con, month, month_end(month))
+        facts = stored_purchase_facts(con, month)
         scores = con.sql(
             "select * from marts.customer_scores where snapshot_month = $month",
             params={"month": month},

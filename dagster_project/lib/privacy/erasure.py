@@ -45,6 +45,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.lib.privacy.customer_match import hashed_email, hashed_phone
+from dagster_project.lib.relations import table_exists
 
 ERASURE_LOG_TABLE = "audit.erasure_log"
 SUPPRESSION_FILE = "suppression_list.parquet"
@@ -197,23 +198,13 @@ class ErasureOutcome:
     log: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LOG_SCHEMA))
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
-
-
 def _plan(con: duckdb.DuckDBPyConnection, salt: str, suppressed: pl.DataFrame) -> None:
     """Temp tables `_erasure_nodes(request_id, node_key)`, `_erasure_ids(request_id,
     customer_id)`, `_erasure_keys(request_id, key_column, key_value)`, `_erasure_requests`."""
     con.register("_suppressed_view", suppressed.select("key_hash"))
     con.execute("create or replace temp table _suppressed as select * from _suppressed_view")
     con.unregister("_suppressed_view")
-    has_requests = _table_exists(con, "staging", "stg_privacy__erasure_requests")
+    has_requests = table_exists(con, "staging", "stg_privacy__erasure_requests")
     requests_sql = (
         """
         select erasure_request_id as request_id, requested_at, customer_no, email_normalized
@@ -444,7 +435,7 @@ def _apply_to_table(
 
 def _redact_quarantine(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int]:
     """The published quarantine keeps the row (counts reconcile) but not its record."""
-    if not _table_exists(con, "audit", "quarantine"):
+    if not table_exists(con, "audit", "quarantine"):
         return {}
     counts = dict(
         con.execute(
@@ -479,7 +470,7 @@ def _export_hashes(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
         ).fetchall()
     }
     phones: set[str] = set()
-    if _table_exists(con, "staging", "stg_crm__customers"):
+    if table_exists(con, "staging", "stg_crm__customers"):
         for email, phone, country in con.execute(
             """
             select crm.email_normalized, crm.phone, crm.country
@@ -527,7 +518,7 @@ def scrub_exports(
 
 
 def _previous_log_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
-    if not _table_exists(con, "audit", "erasure_log"):
+    if not table_exists(con, "audit", "erasure_log"):
         return set()
     rows = con.execute(f"select distinct erasure_request_hash from {ERASURE_LOG_TABLE}").fetchall()
     return {r[0] for r in rows}
@@ -538,7 +529,7 @@ def apply_erasure(
 ) -> ErasureOutcome:
     """Erase every requested (or previously erased) person from the build database behind
     `con`, from the exports under `exports_dir`, and log it in `audit.erasure_log`."""
-    if not _table_exists(con, "intermediate", "int_identity__customer_groups"):
+    if not table_exists(con, "intermediate", "int_identity__customer_groups"):
         return ErasureOutcome()  # no unification yet: nothing to erase from
     salt = store.salt
     _plan(con, salt, store.hashes())

@@ -399,7 +399,7 @@ def segment_profiles(
 
 def load_cluster_features(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame:
     """The clustering features of every clustered customer (buyers), with their cluster."""
-    facts = stored_purchase_facts(con, month, month_end(month))
+    facts = stored_purchase_facts(con, month)
     scores = con.sql(
         "select customer_id, order_count, recency_days, avg_order_value, tenure_days "
         "from marts.customer_scores where snapshot_month = $month",

@@ -17,6 +17,9 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from dagster_project.lib.months import month_end
+from dagster_project.lib.relations import table_exists
+
 
 def customer_purchase_facts(
     con: duckdb.DuckDBPyConnection,
@@ -161,15 +164,11 @@ def customer_purchase_facts(
 FACTS_TABLE = "model.customer_purchase_facts"
 
 
-def stored_purchase_facts(con: duckdb.DuckDBPyConnection, month: date, as_of: date) -> pl.DataFrame:
+def stored_purchase_facts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame:
     """The facts the scoring step kept for snapshot `month`, as `customer_purchase_facts`
-    returns them; computed as of `as_of` when none were kept (a warehouse from before)."""
-    schema, table = FACTS_TABLE.split(".")
-    kept = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0]
-    if kept:
+    returns them; computed as of the month's last day when none were kept (a warehouse from
+    before they were kept)."""
+    if table_exists(con, *FACTS_TABLE.split(".")):
         facts = con.sql(
             f"select * exclude (snapshot_month) from {FACTS_TABLE} "
             "where snapshot_month = $month order by customer_id",
@@ -177,4 +176,4 @@ def stored_purchase_facts(con: duckdb.DuckDBPyConnection, month: date, as_of: da
         ).pl()
         if facts.height:
             return facts
-    return customer_purchase_facts(con, as_of)
+    return customer_purchase_facts(con, month_end(month))

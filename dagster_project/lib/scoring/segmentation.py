@@ -9,6 +9,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from dagster_project.lib.relations import table_exists
 from dagster_project.lib.scoring.clusters import (
     ClusterModel,
     align_to_previous,
@@ -119,11 +120,7 @@ def segment_customers(
 
 def load_previous_clusters(con: duckdb.DuckDBPyConnection, month: date) -> PreviousClusters | None:
     """The centroids of the latest snapshot before `month`, to keep cluster ids stable."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'model' and table_name = 'cluster_centroids'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, *CENTROIDS_TABLE.split(".")):
         return None
     rows = con.execute(
         f"""
