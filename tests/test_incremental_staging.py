@@ -31,6 +31,8 @@ INCREMENTAL_MODELS = (
     "base_shop__order_lines",
     "base_store__transactions",
 )
+# aggregated from base_web__events by source file (incremental_by_source_file.sql)
+AGGREGATE = "int_web__daily_key_activity"
 HEADER = "event_id,occurred_at,shop_account_id,email,event_type,device,os"
 
 
@@ -114,7 +116,7 @@ def _build(landing: Path, warehouse_dir: Path) -> str:
             str(DBT),
             "run",
             "--select",
-            *[f"+{m}" for m in INCREMENTAL_MODELS],
+            *[f"+{m}" for m in (*INCREMENTAL_MODELS, AGGREGATE)],
             "--target-path",
             str(warehouse_dir / "target"),
         ],
@@ -131,9 +133,11 @@ def _build(landing: Path, warehouse_dir: Path) -> str:
 def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path: Path):
     landing = tmp_path / "landing"
     _first_load(demo_landing, landing)
-    assert _loads(_build(landing, tmp_path / "incremental")) == {}  # the first reads all
+    first = _build(landing, tmp_path / "incremental")
+    assert _loads(first) == {} and _aggregations(first) == {}  # the first reads all
     _second_load(demo_landing, landing)
-    second = _loads(_build(landing, tmp_path / "incremental"))
+    second_log = _build(landing, tmp_path / "incremental")
+    second = _loads(second_log)
     assert second == {
         # new: 2026-10, 0-early, zz-conflict; changed: 2026-09; replaced: 2026-09 and 0-old
         MODEL: "4 file(s) to read, 2 to replace (0 rechecked)",
@@ -143,6 +147,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
         "base_shop__orders": "2 file(s) to read, 1 to replace (1 rechecked)",
         "base_store__transactions": "1 file(s) to read, 0 to replace (0 rechecked)",
     }
+    # every web file with rows written by this build: the four read, and July and August for
+    # their re-judged rows; 0-old is gone
+    assert _aggregations(second_log) == {AGGREGATE: "6 file(s) to aggregate, 7 to replace"}
     _build(landing, tmp_path / "full")
 
     con = duckdb.connect()
@@ -163,6 +170,12 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
                 f"except all select {rows} from {b}.staging.{model}"
             ).fetchall()
             assert extra == [], f"{model}: rows only in {a}: {extra[:5]}"
+    for a, b in (("inc", "full_"), ("full_", "inc")):
+        extra = con.sql(
+            f"select * exclude (base_loaded_at) from {a}.intermediate.{AGGREGATE} "
+            f"except all select * exclude (base_loaded_at) from {b}.intermediate.{AGGREGATE}"
+        ).fetchall()
+        assert extra == [], f"{AGGREGATE}: rows only in {a}: {extra[:5]}"
     table = f"staging.{MODEL}"
     # A file keeps the load time of the build that read it; only the two old files with a
     # re-judged row hold rows of both builds.
@@ -204,10 +217,11 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
 
     # Nothing landed since: nothing is read, nothing changes.
     before = _table_digest(tmp_path / "incremental")
-    third = _loads(_build(landing, tmp_path / "incremental"))
-    assert third == dict.fromkeys(
+    third_log = _build(landing, tmp_path / "incremental")
+    assert _loads(third_log) == dict.fromkeys(
         INCREMENTAL_MODELS, "0 file(s) to read, 0 to replace (0 rechecked)"
     )
+    assert _aggregations(third_log) == {AGGREGATE: "0 file(s) to aggregate, 0 to replace"}
     assert _table_digest(tmp_path / "incremental") == before
 
 
@@ -216,9 +230,19 @@ def _loads(dbt_log: str) -> dict[str, str]:
     return dict(re.findall(r"landing_load (\w+): ([^\n\x1b]+)", dbt_log))
 
 
+def _aggregations(dbt_log: str) -> dict[str, str]:
+    """What each aggregate decided to rebuild, from its `source_files_to_rebuild` log line."""
+    return dict(re.findall(r"source_files_to_rebuild (\w+): ([^\n\x1b]+)", dbt_log))
+
+
 def _table_digest(warehouse_dir: Path) -> list[tuple]:
     con = duckdb.connect(str(warehouse_dir / "warehouse.build.duckdb"), read_only=True)
     try:
-        return con.sql(f"select count(*), sum(hash(columns(*))) from staging.{MODEL}").fetchall()
+        return [
+            *con.sql(f"select count(*), sum(hash(columns(*))) from staging.{MODEL}").fetchall(),
+            *con.sql(
+                f"select count(*), sum(hash(columns(*))) from intermediate.{AGGREGATE}"
+            ).fetchall(),
+        ]
     finally:
         con.close()

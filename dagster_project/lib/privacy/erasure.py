@@ -94,7 +94,10 @@ TOMBSTONED_TABLES = {
 }
 # Aggregates without an event key whose counts must keep adding up: like events, their rows stay
 # with the identifying columns nulled.
-ANONYMISED_TABLES = {("marts", "fct_web_activity")}
+ANONYMISED_TABLES = {
+    ("marts", "fct_web_activity"),
+    ("intermediate", "int_web__daily_key_activity"),
+}
 # Rows that must go rather than lose their key.
 DELETED_TABLES = {("intermediate", "int_identity__shop_order_nodes")}
 SCANNED_SCHEMAS = ("staging", "intermediate", "marts", "model")

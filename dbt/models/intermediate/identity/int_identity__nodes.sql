@@ -31,8 +31,8 @@ prospects as (
     select * from {{ ref('stg_marketing__prospects') }}
 ),
 
-web_events as (
-    select * from {{ ref('stg_web__events') }}
+daily_key_activity as (
+    select * from {{ ref('int_web__daily_key_activity') }}
 ),
 
 all_keys as (
@@ -50,7 +50,7 @@ all_keys as (
     union
     select {{ dbt.concat(["'crm:'", 'customer_no']) }} as node_key from loyalty_cards
     union
-    select {{ dbt.concat(["'account:'", 'shop_account_id']) }} as node_key from web_events
+    select {{ dbt.concat(["'account:'", 'shop_account_id']) }} as node_key from daily_key_activity
     where shop_account_id is not null
     union
     select {{ dbt.concat(["'email:'", 'email_normalized']) }} as node_key from shop_orders

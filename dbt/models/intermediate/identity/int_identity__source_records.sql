@@ -37,8 +37,8 @@ prospects as (
     select * from {{ ref('stg_marketing__prospects') }}
 ),
 
-web_events as (
-    select * from {{ ref('stg_web__events') }}
+daily_key_activity as (
+    select * from {{ ref('int_web__daily_key_activity') }}
 ),
 
 crm_keys as (
@@ -82,8 +82,8 @@ account_keys as (
     union all
     select
         shop_account_id,
-        occurred_at as seen_at
-    from web_events
+        first_event_at as seen_at
+    from daily_key_activity
     where shop_account_id is not null
 ),
 
