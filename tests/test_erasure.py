@@ -221,6 +221,7 @@ def test_no_export_of_any_month_names_them(erasure_scenario: ErasureScenario) ->
     files = sorted(exports.glob("*/*.csv"))
     assert len(files) == 12
     for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600, path  # scrubbed files stay private
         for row in _export_rows(path):
             assert row.get("customer_id") not in ids, path
             assert row.get("Email") not in emails, path

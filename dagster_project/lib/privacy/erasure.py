@@ -32,7 +32,6 @@ keys, customers and rows per layer were removed.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import secrets
@@ -339,33 +338,56 @@ def _quote(identifier: str) -> str:
 
 
 def _hits_sql(relation: str, columns: list[str]) -> str | None:
-    """(request_id, rid) of the rows of `relation` that belong to an erased person."""
-    parts = [
-        f"select k.request_id, t.rowid as rid from {relation} as t "
-        f"inner join _erasure_keys as k on k.key_column = '{column}' "
-        f"and t.{_quote(column)} = k.key_value"
+    """(request_id, rid) of the rows of `relation` that belong to an erased person.
+
+    The table is scanned once, whatever number of identifying columns it has: the rows whose
+    columns hold any erased value are found first (one filter, each column probed against its
+    lookup), and only those few rows are then matched to their requests. A union of one join
+    per column scanned a hundred million web events once per column."""
+    lookups = [
+        (
+            column,
+            f"select request_id, key_value as value from _erasure_keys "
+            f"where key_column = '{column}'",
+        )
         for column in columns
         if column in KEY_COLUMNS
     ]
-    parts += [
-        f"select n.request_id, t.rowid as rid from {relation} as t "
-        f"inner join _erasure_nodes as n on t.{_quote(column)} = n.node_key"
+    lookups += [
+        (column, "select request_id, node_key as value from _erasure_nodes")
         for column in columns
         if column in NODE_COLUMNS
     ]
-    parts += [
-        f"select i.request_id, t.rowid as rid from {relation} as t "
-        f"inner join _erasure_ids as i on t.{_quote(column)} = i.customer_id"
+    lookups += [
+        (column, "select request_id, customer_id as value from _erasure_ids")
         for column in columns
         if column in ID_COLUMNS
     ]
+    parts = []
+    if lookups:
+        probed = ", ".join(dict.fromkeys(_quote(column) for column, _ in lookups))
+        found = " or ".join(
+            f"t.{_quote(column)} in (select value from ({lookup}))" for column, lookup in lookups
+        )
+        parts += [
+            f"select l.request_id, c.rid from _candidates as c "
+            f"inner join ({lookup}) as l on c.{_quote(column)} = l.value"
+            for column, lookup in lookups
+        ]
+        candidates = (
+            f"_candidates as materialized (select t.rowid as rid, {probed} "
+            f"from {relation} as t where {found})"
+        )
     if "crm_keys" in columns:  # the conflict list names CRM keys, ', '-separated
         parts.append(
             f"select n.request_id, t.rowid as rid from {relation} as t "
             "inner join _erasure_nodes as n "
             "on list_contains(string_split(t.crm_keys, ', '), n.node_key)"
         )
-    return " union ".join(parts) if parts else None
+    if not parts:
+        return None
+    union = " union ".join(parts)
+    return f"with {candidates} {union}" if lookups else union
 
 
 def _layer(schema: str, table: str, columns: list[str]) -> str:
@@ -394,46 +416,65 @@ def _apply_to_table(
     if not per_request:
         return {}, {}
     quarantined: dict[str, int] = {}
-    where = "rowid in (select rid from _hits)"
     identifying = [c for c in columns if c in KEY_COLUMNS or c in NODE_COLUMNS or c in ID_COLUMNS]
     anonymised = (schema, table) not in DELETED_TABLES and (
         any(c in columns for c in EVENT_COLUMNS) or (schema, table) in ANONYMISED_TABLES
     )
+    redacted_record = (
+        f"case when t.quarantine_record is null then null else '{REDACTED_RECORD}' end"
+    )
     if (schema, table) in TOMBSTONED_TABLES:
-        con.execute(
-            f"""
-            update {relation} as t set customer_id = tomb.tombstone
-            from _tombstones as tomb
-            where tomb.customer_id = t.customer_id and t.{where}
-            """
+        _rewrite_hit_rows(
+            con,
+            relation,
+            columns,
+            {"customer_id": "coalesce(tomb.tombstone, t.customer_id)"},
+            join="left join _tombstones as tomb on tomb.customer_id = t.customer_id",
         )
     elif table.startswith("base_") and not any(c in columns for c in EVENT_COLUMNS):
         if "quarantine_record" in columns:
             quarantined = _redact_quarantine(con, relation)
         cleared = [c for c in columns if c not in KEEP_ON_REDACT]
-        assignments = ", ".join(
-            f"{_quote(c)} = case when quarantine_record is null then null "
-            f"else '{REDACTED_RECORD}' end"
-            if c == "quarantine_record"
-            else f"{_quote(c)} = null"
-            for c in cleared
+        _rewrite_hit_rows(
+            con,
+            relation,
+            columns,
+            {c: redacted_record if c == "quarantine_record" else "null" for c in cleared},
         )
-        con.execute(f"update {relation} set {assignments} where {where}")
     elif anonymised:
         if "quarantine_record" in columns:
             quarantined = _redact_quarantine(con, relation)
             identifying.append("quarantine_record")
-        assignments = ", ".join(
-            f"{_quote(c)} = case when quarantine_record is null then null "
-            f"else '{REDACTED_RECORD}' end"
-            if c == "quarantine_record"
-            else f"{_quote(c)} = null"
-            for c in identifying
+        _rewrite_hit_rows(
+            con,
+            relation,
+            columns,
+            {c: redacted_record if c == "quarantine_record" else "null" for c in identifying},
         )
-        con.execute(f"update {relation} set {assignments} where {where}")
     else:
-        con.execute(f"delete from {relation} where {where}")
+        con.execute(f"delete from {relation} where rowid in (select rid from _hits)")
     return per_request, quarantined
+
+
+def _rewrite_hit_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: list[str],
+    replaced: dict[str, str],
+    join: str = "",
+) -> None:
+    """Replace the `_hits` rows of `relation` by copies with the `replaced` column expressions
+    (over `t`, the old row), appended, then delete the old rows. The same as an UPDATE, but an
+    UPDATE of a few thousand rows scattered over a hundred million makes DuckDB's checkpoint
+    rewrite the updated columns of every row group (31 s at a million customers), while an
+    append and a delete leave the existing row groups as they are."""
+    quoted = ", ".join(_quote(c) for c in columns)
+    values = ", ".join(replaced.get(c, f"t.{_quote(c)}") for c in columns)
+    con.execute(
+        f"insert into {relation} ({quoted}) select {values} from {relation} as t {join} "
+        "where t.rowid in (select rid from _hits)"
+    )
+    con.execute(f"delete from {relation} where rowid in (select rid from _hits)")
 
 
 def _redact_quarantine(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int]:
@@ -492,30 +533,40 @@ def _export_hashes(con: duckdb.DuckDBPyConnection) -> tuple[set[str], set[str]]:
 def scrub_exports(
     exports_dir: Path, customer_ids: set[str], email_hashes: set[str], phone_hashes: set[str]
 ) -> int:
-    """Remove the erased persons' rows from every export file; returns rows removed."""
+    """Remove the erased persons' rows from every export file; returns rows removed.
+
+    Every export of every month is read on every run (a person erased today is in last
+    year's files too), so the files are read by polars, all columns as text; only a file that
+    loses rows is written again."""
     if not exports_dir.exists():
         return 0
+    erased = {
+        "customer_id": list(customer_ids),
+        "Email": list(email_hashes),
+        "Phone": list(phone_hashes),
+    }
     removed = 0
     for path in sorted(exports_dir.glob("*/*.csv")):
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            rows = list(reader)
-        kept = [
-            row
-            for row in rows
-            if row.get("customer_id") not in customer_ids
-            and (row.get("Email") or "") not in email_hashes
-            and (row.get("Phone") or "") not in phone_hashes
-        ]
-        if len(kept) == len(rows):
+        try:
+            # empty fields stay empty strings, as they were written (a null would not match)
+            rows = pl.read_csv(path, infer_schema=False).fill_null("")
+        except pl.exceptions.NoDataError:  # an empty file holds nobody
             continue
-        removed += len(rows) - len(kept)
+        hits = [
+            pl.col(column).is_in(values)
+            for column, values in erased.items()
+            if values and column in rows.columns
+        ]
+        if not hits:
+            continue
+        kept = rows.filter(~pl.any_horizontal(hits))
+        if kept.height == rows.height:
+            continue
+        removed += rows.height - kept.height
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(kept)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # as the exports were
+        with os.fdopen(fd, "wb") as handle:
+            kept.write_csv(handle, line_terminator="\r\n")  # as csv.writer wrote it
         os.replace(tmp, path)
     return removed
 
