@@ -12,9 +12,10 @@ Per layer (see the README, "Right to be forgotten"):
   deleted; their orders, store sales and web events stay as anonymous rows (keys set null), so
   revenue totals stay right; `base_*` rows keep their file and line (the load reconciliation
   still adds up) with every other field nulled, and their quarantine record is redacted;
-- intermediate (identity graph, registry): every row of the person's keys and ids is deleted;
-- marts: `dim_customers`, `customer_identity_map`, merges, splits, triggers and prospect scores
-  lose the person's rows; `fct_orders` and `fct_web_activity` keep the rows with customer_id null
+- intermediate (identity graph, registry): every row of the person's keys and ids is deleted
+  (`customer_identity_map` is a view over the graph's source records); the internal daily web
+  counts (`int_web__daily_key_activity`) keep their rows with account and e-mail null;
+- marts: `dim_customers`, merges, splits, triggers and prospect scores lose the person's rows; `fct_orders` and `fct_web_activity` keep the rows with customer_id null
   (the daily web counts then sit beside the anonymous ones of the same day, type and device
   until the next dbt build merges them);
 - past snapshots (`customer_scores`, `customer_segments`, and the internal per-month purchase
