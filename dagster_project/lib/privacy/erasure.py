@@ -15,7 +15,8 @@ Per layer (see the README, "Right to be forgotten"):
 - intermediate (identity graph, registry): every row of the person's keys and ids is deleted
   (`customer_identity_map` is a view over the graph's source records); the internal daily web
   counts (`int_web__daily_key_activity`) keep their rows with account and e-mail null;
-- marts: `dim_customers`, merges, splits, triggers and prospect scores lose the person's rows; `fct_orders` and `fct_web_activity` keep the rows with customer_id null
+- marts: `dim_customers`, merges, splits, triggers and prospect scores lose the person's rows;
+  `fct_orders` and `fct_web_activity` keep the rows with customer_id null
   (the daily web counts then sit beside the anonymous ones of the same day, type and device
   until the next dbt build merges them);
 - past snapshots (`customer_scores`, `customer_segments`, and the internal per-month purchase
@@ -417,13 +418,21 @@ def _apply_to_table(
     if not per_request:
         return {}, {}
     quarantined: dict[str, int] = {}
-    identifying = [c for c in columns if c in KEY_COLUMNS or c in NODE_COLUMNS or c in ID_COLUMNS]
-    anonymised = (schema, table) not in DELETED_TABLES and (
-        any(c in columns for c in EVENT_COLUMNS) or (schema, table) in ANONYMISED_TABLES
-    )
-    redacted_record = (
-        f"case when t.quarantine_record is null then null else '{REDACTED_RECORD}' end"
-    )
+    has_events = any(c in columns for c in EVENT_COLUMNS)
+    if table.startswith("base_") and not has_events:
+        # a person's own source record: everything but its place in the landing file goes
+        cleared = [c for c in columns if c not in KEEP_ON_REDACT]
+    elif (schema, table) not in DELETED_TABLES and (
+        has_events or (schema, table) in ANONYMISED_TABLES
+    ):
+        # an event or a count of events: it stays, without what identifies the person
+        cleared = [
+            c
+            for c in columns
+            if c in KEY_COLUMNS or c in NODE_COLUMNS or c in ID_COLUMNS or c == "quarantine_record"
+        ]
+    else:
+        cleared = []
     if (schema, table) in TOMBSTONED_TABLES:
         _rewrite_hit_rows(
             con,
@@ -432,25 +441,17 @@ def _apply_to_table(
             {"customer_id": "coalesce(tomb.tombstone, t.customer_id)"},
             join="left join _tombstones as tomb on tomb.customer_id = t.customer_id",
         )
-    elif table.startswith("base_") and not any(c in columns for c in EVENT_COLUMNS):
+    elif cleared:
         if "quarantine_record" in columns:
             quarantined = _redact_quarantine(con, relation)
-        cleared = [c for c in columns if c not in KEEP_ON_REDACT]
+        redacted_record = (
+            f"case when t.quarantine_record is null then null else '{REDACTED_RECORD}' end"
+        )
         _rewrite_hit_rows(
             con,
             relation,
             columns,
             {c: redacted_record if c == "quarantine_record" else "null" for c in cleared},
-        )
-    elif anonymised:
-        if "quarantine_record" in columns:
-            quarantined = _redact_quarantine(con, relation)
-            identifying.append("quarantine_record")
-        _rewrite_hit_rows(
-            con,
-            relation,
-            columns,
-            {c: redacted_record if c == "quarantine_record" else "null" for c in identifying},
         )
     else:
         con.execute(f"delete from {relation} where rowid in (select rid from _hits)")

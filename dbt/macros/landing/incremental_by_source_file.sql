@@ -8,7 +8,7 @@
     latest `loaded_at` is after the model's watermark changed; a file gone from the base lost
     its rows. The model stores, on every row it writes:
       base_loaded_at   the base table's latest `loaded_at` when the row was built (the watermark)
-      rules_version    the checksum of the model's SQL: a change rebuilds every file
+      rules_version    `model_rules_version()`, its SQL's checksum: a change rebuilds every file
     and is configured with `source_file_incremental_config()`.
 
     Erasure (lib/privacy/erasure.py) anonymises the aggregate's rows in place, as it does the
@@ -22,11 +22,6 @@
         incremental_strategy='source_files',
         on_schema_change='sync_all_columns'
     ) }}
-{%- endmacro %}
-
-{#- The checksum of the calling model's SQL, stored as `rules_version`. -#}
-{% macro source_file_rules_version() -%}
-    '{{ model.checksum.checksum[:16] }}'
 {%- endmacro %}
 
 {#- What this build of the model aggregates, decided once at run time from `this` and the base:
@@ -43,7 +38,7 @@
     {%- if 'rules_version' in loaded_columns -%}
         {%- set built = run_query(
             "select count(*), max(base_loaded_at), "
-            ~ "sum(case when rules_version = " ~ segmentwerk.source_file_rules_version() ~ " then 0 else 1 end) "
+            ~ "sum(case when rules_version = '" ~ segmentwerk.model_rules_version() ~ "' then 0 else 1 end) "
             ~ "from " ~ this
         ).rows[0] -%}
         {%- if built[0] > 0 and built[2] == 0 -%}

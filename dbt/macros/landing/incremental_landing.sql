@@ -37,13 +37,20 @@
     ) }}
 {%- endmacro %}
 
+{#- The rules a model's rows were built by: the first 16 characters of the checksum of the
+    calling model's SQL. Part of every landing row's file version, and the `rules_version` of
+    the aggregates built from them (incremental_by_source_file.sql). -#}
+{% macro model_rules_version() -%}
+    {{ return(model.checksum.checksum[:16]) }}
+{%- endmacro %}
+
 {#- The version of a landing file as the preflight saw it, for the calling model (see above).
     `files` is an alias of landing_preflight.landing_files. -#}
 {% macro landing_file_version(files) -%}
     {{ dbt.concat([
         dbt.cast(files ~ '.size_bytes', dbt.type_string()), "':'",
         dbt.cast(files ~ '.mtime_ns', dbt.type_string()), "':'",
-        dbt.cast(files ~ '.preflight_version', dbt.type_string()), "':" ~ model.checksum.checksum[:16] ~ "'"
+        dbt.cast(files ~ '.preflight_version', dbt.type_string()), "':" ~ segmentwerk.model_rules_version() ~ "'"
     ]) }}
 {%- endmacro %}
 

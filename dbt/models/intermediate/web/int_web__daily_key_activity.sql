@@ -60,7 +60,7 @@ final as (
         key_days.first_event_at,
         key_days.last_event_at,
         base_watermark.base_loaded_at,
-        {{ source_file_rules_version() }} as rules_version
+        '{{ model_rules_version() }}' as rules_version
     from key_days
     cross join base_watermark
 )
