@@ -6,6 +6,11 @@ dbt runs of the staging models on small demo data. Between the two loads a new m
 the files change in every way that matters: a file rewritten shorter, a file removed, copies of
 old events in new files (an identical copy that sorts first, a conflicting one that sorts
 last), an order that arrives after its line, and a corrected fx rate for a past day.
+
+Downstream, fct_web_activity rebuilds only the days and customers whose inputs changed
+(dbt/macros/marts/incremental_by_changed_customers.sql); it must equal a full refresh on the
+same warehouse (a separate full build mints other customer ids). The second load also makes an
+anonymous web visitor a CRM customer and asks to erase a customer with web activity.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import duckdb
 import pytest
 
 from dagster_project.lib.landing_files import run_preflight
+from dagster_project.lib.privacy.erasure import SuppressionStore, apply_erasure
 from dagster_project.lib.settings import DBT_PROJECT_DIR
 
 DBT = Path(sys.executable).parent / "dbt"
@@ -33,6 +39,8 @@ INCREMENTAL_MODELS = (
 )
 # aggregated from base_web__events by source file (incremental_by_source_file.sql)
 AGGREGATE = "int_web__daily_key_activity"
+# incremental by changed customers and days
+WEB_ACTIVITY = "fct_web_activity"
 HEADER = "event_id,occurred_at,shop_account_id,email,event_type,device,os"
 
 
@@ -99,8 +107,50 @@ def _second_load(demo: Path, landing: Path) -> None:
     fields[4] = "session" if fields[4] != "session" else "add_to_cart"
     _write(web / "web_events_zz-conflict.csv", [",".join(fields)])
 
+    # an e-mail seen only in anonymous web events becomes a CRM customer: those events move to
+    # them; and a customer with web activity asks to be erased
+    crm_rows = [
+        line.split(",")
+        for crm in sorted((demo / "crm_customers").glob("*.csv"))
+        for line in crm.read_text().splitlines()[1:]
+    ]
+    crm_emails = {row[3].strip().lower() for row in crm_rows}
+    prospect_emails = {
+        line.split(",")[1].strip().lower()
+        for prospects in (demo / "prospects").glob("*.csv")
+        for line in prospects.read_text().splitlines()[1:]
+    }
+    web_emails = [
+        (fields[2], fields[3].strip().lower())
+        for fields in (line.split(",") for line in _lines(demo, "2026-07") + _lines(demo, "2026-08"))
+    ]
+    visitor = next(
+        email
+        for account, email in web_emails
+        if email and not account and email not in crm_emails | prospect_emails
+    )
+    customer = next(
+        row for row in crm_rows if row[3].strip().lower() in {e for _, e in web_emails}
+        and row[12] < "2026-10"
+    )
+    header = (demo / "crm_customers" / "crm_customers_2026-10.csv").read_text().splitlines()[0]
+    new_customer = [*crm_rows[-1]]
+    new_customer[0], new_customer[3] = "K-VISITOR", visitor
+    (landing / "crm_customers" / "crm_customers_2026-10-visitor.csv").write_text(
+        header + "\n" + ",".join(new_customer) + "\n"
+    )
+    (landing / "erasure_requests").mkdir(exist_ok=True)
+    (landing / "erasure_requests" / "erasure_requests_2026-10.csv").write_text(
+        f"customer_no,email,requested_at\n{customer[0]},,2026-10-15 09:00:00\n"
+    )
 
-def _build(landing: Path, warehouse_dir: Path) -> str:
+
+BUILT = [f"+{m}" for m in (*INCREMENTAL_MODELS, AGGREGATE, WEB_ACTIVITY)]
+BUILT.append("+stg_privacy__erasure_requests")
+
+
+def _build(landing: Path, warehouse_dir: Path, *selection: str) -> str:
+    """dbt run of `selection` (by default every model above and what they need)."""
     build_db = warehouse_dir / "warehouse.build.duckdb"
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     run_preflight(landing, build_db)
@@ -116,7 +166,7 @@ def _build(landing: Path, warehouse_dir: Path) -> str:
             str(DBT),
             "run",
             "--select",
-            *[f"+{m}" for m in (*INCREMENTAL_MODELS, AGGREGATE)],
+            *(selection or BUILT),
             "--target-path",
             str(warehouse_dir / "target"),
         ],
@@ -150,6 +200,10 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     # every web file with rows written by this build: the four read, and July and August for
     # their re-judged rows; 0-old is gone
     assert _aggregations(second_log) == {AGGREGATE: "6 file(s) to aggregate, 7 to replace"}
+    # the days of those files, and the visitor's events moved from anonymous to them
+    changes = _web_activity_changes(second_log)
+    assert set(changes) == {"day", "customer", "anonymous_day"}, changes
+    _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
     _build(landing, tmp_path / "full")
 
     con = duckdb.connect()
@@ -218,7 +272,19 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
         INCREMENTAL_MODELS, "0 file(s) to read, 0 to replace (0 rechecked)"
     )
     assert _aggregations(third_log) == {AGGREGATE: "0 file(s) to aggregate, 0 to replace"}
+    assert _web_activity_changes(third_log) == {}
     assert _table_digest(tmp_path / "incremental") == before
+
+    # The erasure nulls the customer's counts in place; the next build rebuilds their days.
+    con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"))
+    try:
+        erased = apply_erasure(con, SuppressionStore(tmp_path / "privacy"), tmp_path / "exports")
+    finally:
+        con.close()
+    assert erased.customers == 1 and erased.rows["mart_rows"] > 0
+    fourth_log = _build(landing, tmp_path / "incremental")
+    assert set(_web_activity_changes(fourth_log)) == {"day"}
+    _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
 
 
 def _loads(dbt_log: str) -> dict[str, str]:
@@ -229,6 +295,41 @@ def _loads(dbt_log: str) -> dict[str, str]:
 def _aggregations(dbt_log: str) -> dict[str, str]:
     """What each aggregate decided to rebuild, from its `source_files_to_rebuild` log line."""
     return dict(re.findall(r"source_files_to_rebuild (\w+): ([^\n\x1b]+)", dbt_log))
+
+
+def _web_activity_changes(dbt_log: str) -> dict[str, int]:
+    """What fct_web_activity rebuilt, from its `customer_days` log line: rows of the plan per
+    kind of change; {} for nothing; {"every row": 0} for a full rebuild."""
+    found = re.findall(rf"customer_days {WEB_ACTIVITY}: ([^\n\x1b]+)", dbt_log)
+    assert len(found) == 2 and found[0] == found[1], found  # the mart and the strategy agree
+    if found[0] in ("nothing", "every row"):
+        return {} if found[0] == "nothing" else {"every row": 0}
+    return {kind: int(n) for kind, n in (part.split(" ") for part in found[0].split(", "))}
+
+
+def _assert_web_activity_equals_a_full_refresh(
+    landing: Path, warehouse_dir: Path, tmp_path: Path
+) -> None:
+    """The incrementally built mart equals the mart rebuilt from every count, on a copy of the
+    same build database (same customer ids)."""
+    copy = tmp_path / "full_refresh"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir()
+    shutil.copy2(warehouse_dir / "warehouse.build.duckdb", copy / "warehouse.build.duckdb")
+    _build(landing, copy, WEB_ACTIVITY, "--full-refresh")
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{warehouse_dir / 'warehouse.build.duckdb'}' as inc (read_only)")
+        con.execute(f"attach '{copy / 'warehouse.build.duckdb'}' as full_ (read_only)")
+        relation = f"marts.{WEB_ACTIVITY}"
+        for a, b in (("inc", "full_"), ("full_", "inc")):
+            extra = con.sql(
+                f"select * from {a}.{relation} except all select * from {b}.{relation}"
+            ).fetchall()
+            assert extra == [], f"{relation}: rows only in {a}: {extra[:5]}"
+        assert con.sql(f"select count(*) from inc.{relation}").fetchall()[0][0] > 0
+    finally:
+        con.close()
 
 
 def _table_digest(warehouse_dir: Path) -> list[tuple]:

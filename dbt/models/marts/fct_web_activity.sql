@@ -10,20 +10,61 @@
 
     The events are counted per (file, account, e-mail, day, type, device) incrementally in
     int_web__daily_key_activity; here only those counts look up their customer in the
-    identified keys and are added up per customer. -#}
-with
+    identified keys and are added up per customer.
 
-daily_key_activity as (
-    select * from {{ ref('int_web__daily_key_activity') }}
-),
+    Incremental (macros/marts/incremental_by_changed_customers.sql): a build rebuilds only the
+    days whose counts changed and the customers, and anonymous days, whose counts moved to
+    another customer; int_web__activity_changes lists them. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='customer_days',
+    customer_days_plan='int_web__activity_changes',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ remember_customer_days_inputs(ref('int_web__activity_changes'), ref('int_web__daily_activity_fingerprints'), ref('int_identity__identified_keys')) }}"
+) }}
+-- depends_on: {{ ref('int_web__daily_activity_fingerprints') }}
+{%- set plan = ref('int_web__activity_changes') -%}
+{%- set full = segmentwerk.customer_days_full_rebuild(plan) %}
+with
 
 identified_keys as (
     select * from {{ ref('int_identity__identified_keys') }}
 ),
+{%- if full %}
+
+daily_key_activity as (
+    select * from {{ ref('int_web__daily_key_activity') }}
+),
+{%- else %}
+
+changes as (
+    select * from {{ plan }}
+),
+
+keys_of_changed_customers as (
+    select node_key from identified_keys
+    where customer_id in (select customer_id from changes where change = 'customer')
+),
+
+-- every count of a changed day, and every count with a key of a changed customer (the key's
+-- prefix is cut off the few keys rather than added to every count)
+daily_key_activity as (
+    select * from {{ ref('int_web__daily_key_activity') }}
+    where activity_date in (select activity_date from changes where change in ('day', 'anonymous_day'))
+        or shop_account_id in (
+            select substring(node_key, {{ "account:" | length + 1 }}) from keys_of_changed_customers
+            where node_key like 'account:%'
+        )
+        or email_normalized in (
+            select substring(node_key, {{ "email:" | length + 1 }}) from keys_of_changed_customers
+            where node_key like 'email:%'
+        )
+),
+{%- endif %}
 
 attributed as (
     select
-        coalesce(by_account.customer_id, by_email.customer_id) as customer_id,
+        {{ customer_of_keys('identified') }} as customer_id,
         daily_key_activity.activity_date,
         daily_key_activity.event_type,
         daily_key_activity.device,
@@ -33,10 +74,14 @@ attributed as (
         daily_key_activity.first_event_at,
         daily_key_activity.last_event_at
     from daily_key_activity
-    left join identified_keys as by_account
-        on by_account.node_key = {{ dbt.concat(["'account:'", 'daily_key_activity.shop_account_id']) }}
-    left join identified_keys as by_email
-        on by_email.node_key = {{ dbt.concat(["'email:'", 'daily_key_activity.email_normalized']) }}
+    {{ join_customer_of_keys('daily_key_activity', 'identified_keys', 'identified') }}
+),
+
+rebuilt as (
+    select * from attributed
+    {%- if not full %}
+    where {{ segmentwerk.customer_days_changed(plan) }}
+    {%- endif %}
 ),
 
 final as (
@@ -49,7 +94,7 @@ final as (
         cast(sum(logged_in_events) as {{ dbt.type_bigint() }}) as logged_in_events,
         min(first_event_at) as first_event_at,
         max(last_event_at) as last_event_at
-    from attributed
+    from rebuilt
     group by customer_id, activity_date, event_type, device
 )
 

@@ -1,0 +1,109 @@
+{#-
+    Incremental customer × day marts: rebuild only the rows whose inputs changed.
+
+    fct_web_activity is a function of two inputs: the per-file daily key counts
+    (int_web__daily_key_activity) and the identified keys (int_identity__identified_keys). A
+    month changes few of its rows - the days of the new and re-read files, and the customers
+    whose keys were identified, merged, split or erased - but rebuilding it from the whole
+    history took ~57 s of every monthly run at a million customers.
+
+    What the mart was last built from is remembered beside its plan model, in `intermediate`
+    (the keys are personal data: never in a published schema), by the mart's post-hook, in the
+    same transaction as its rows:
+      <plan>__built_days   per day: count rows, events and a fingerprint of the counts, and the
+                           mart's rules_version (its SQL's checksum)
+      <plan>__built_keys   the identified keys (node_key, customer_id)
+    The plan model (int_web__activity_changes) compares them with the inputs now and lists
+      day            a day whose counts changed (new, re-read, removed or erased rows): every
+                     row of the day is rebuilt
+      customer       a customer that gained or lost counts because one of their keys, or a key
+                     of counts they share, changed its customer: all their rows are rebuilt
+      anonymous_day  a day whose anonymous counts (customer_id null) gained or lost rows so
+    The `customer_days` strategy deletes the rows `customer_days_changed` names and inserts the
+    rebuilt ones. No memory yet, or a changed SQL of the mart, rebuilds it in full.
+
+    Erasure nulls customer_id in the mart in place and the account and e-mail of the counts:
+    the days of those counts get another fingerprint, so the next build rebuilds them. It
+    deletes the erased person's remembered keys, as it does every row naming them.
+-#}
+
+{#- A relation that remembers what the mart was last built from; `kind` is days or keys. -#}
+{% macro customer_days_memory(plan_relation, kind) -%}
+    {{ return(plan_relation.incorporate(path={'identifier': plan_relation.identifier ~ '__built_' ~ kind})) }}
+{%- endmacro %}
+
+{#- True when the calling mart is built from every row: first build, full refresh, no memory,
+    memory of another version of its SQL, or a plan not made by this dbt invocation (its
+    inputs may have changed since). Called by the mart and again by the strategy, before the
+    post-hook renews the memory, so both see the same answer. -#}
+{% macro customer_days_full_rebuild(plan_relation) -%}
+    {%- if not (execute and is_incremental()) -%}{{ return(true) }}{%- endif -%}
+    {%- set days = segmentwerk.customer_days_memory(plan_relation, 'days') -%}
+    {%- set keys = segmentwerk.customer_days_memory(plan_relation, 'keys') -%}
+    {%- if load_relation(days) is none or load_relation(keys) is none -%}{{ return(true) }}{%- endif -%}
+    {%- set checks = run_query(
+        "select count(*), coalesce(sum(case when rules_version = '" ~ segmentwerk.model_rules_version()
+        ~ "' then 0 else 1 end), 0), (select count(*) from " ~ plan_relation
+        ~ " where change = 'planned' and planned_in = '" ~ invocation_id ~ "') from " ~ days
+    ).rows[0] -%}
+    {%- set full = checks[0] == 0 or checks[1] > 0 or checks[2] == 0 -%}
+    {%- if full -%}
+        {%- set changes = 'every row' -%}
+    {%- else -%}
+        {%- set changes = run_query(
+            "select change, count(*) from " ~ plan_relation ~ " where change <> 'planned' group by 1"
+        ).rows | map('join', ' ') | sort | join(', ') or 'nothing' -%}
+    {%- endif -%}
+    {{ log("customer_days " ~ this.identifier ~ ": " ~ changes, info=true) }}
+    {{ return(full) }}
+{%- endmacro %}
+
+{#- The mart's rows that this build replaces, as a filter over its columns (unqualified). -#}
+{% macro customer_days_changed(plan_relation, day_column='activity_date') -%}
+    (
+        {{ day_column }} in (select activity_date from {{ plan_relation }} where change = 'day')
+        or customer_id in (select customer_id from {{ plan_relation }} where change = 'customer')
+        or (
+            customer_id is null
+            and {{ day_column }} in (select activity_date from {{ plan_relation }} where change = 'anonymous_day')
+        )
+    )
+{%- endmacro %}
+
+{#- The `customer_days` incremental strategy (dbt looks it up by this name). The mart names its
+    plan model in the `customer_days_plan` config. -#}
+{% macro get_incremental_customer_days_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set new_rows = arg_dict['temp_relation'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set plan = ref(config.require('customer_days_plan')) -%}
+    {%- if segmentwerk.customer_days_full_rebuild(plan) %}
+    delete from {{ target }};
+    {%- else %}
+    delete from {{ target }} where {{ segmentwerk.customer_days_changed(plan) }};
+    {%- endif %}
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ new_rows }}
+{%- endmacro %}
+
+{#- Post-hook of the mart: remember the inputs it was built from (see above). -#}
+{% macro remember_customer_days_inputs(plan_relation, day_fingerprints, identified_keys) -%}
+    create or replace table {{ segmentwerk.customer_days_memory(plan_relation, 'days') }} as
+    select *, '{{ segmentwerk.model_rules_version() }}' as rules_version from {{ day_fingerprints }};
+    create or replace table {{ segmentwerk.customer_days_memory(plan_relation, 'keys') }} as
+    select node_key, customer_id from {{ identified_keys }}
+{%- endmacro %}
+
+{#- The customer of web counts by their keys: the account's, else the e-mail's. `counts` is the
+    alias of the counts, `keys` a relation of (node_key, customer_id); `name` prefixes the two
+    joins. Use with customer_of_keys(name). -#}
+{% macro join_customer_of_keys(counts, keys, name) -%}
+    left join {{ keys }} as {{ name }}_by_account
+        on {{ name }}_by_account.node_key = {{ dbt.concat(["'account:'", counts ~ '.shop_account_id']) }}
+    left join {{ keys }} as {{ name }}_by_email
+        on {{ name }}_by_email.node_key = {{ dbt.concat(["'email:'", counts ~ '.email_normalized']) }}
+{%- endmacro %}
+
+{% macro customer_of_keys(name) -%}
+    coalesce({{ name }}_by_account.customer_id, {{ name }}_by_email.customer_id)
+{%- endmacro %}

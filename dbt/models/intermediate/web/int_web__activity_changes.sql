@@ -1,0 +1,129 @@
+{#- What fct_web_activity rebuilds in this build: the days whose counts changed and the
+    customers (and anonymous days) whose counts moved because an identified key changed its
+    customer, compared with what the mart remembers it was built from
+    (macros/marts/incremental_by_changed_customers.sql). Nothing but the 'planned' row when
+    there is no memory yet: the mart is then built in full.
+
+    A count row moves when its account or e-mail key was added to, removed from or re-assigned
+    in the identified keys. Its customer then and now - the account's, else the e-mail's - both
+    change: each is rebuilt, or its day as anonymous activity when it has none.
+
+    A 'planned' row names the dbt invocation that made the plan: the mart trusts only a plan of
+    its own invocation (built after its inputs), else it rebuilds in full. -#}
+-- depends_on: {{ ref('int_web__daily_activity_fingerprints') }}
+-- depends_on: {{ ref('int_web__daily_key_activity') }}
+-- depends_on: {{ ref('int_identity__identified_keys') }}
+{%- set built_days = segmentwerk.customer_days_memory(this, 'days') -%}
+{%- set built_keys = segmentwerk.customer_days_memory(this, 'keys') -%}
+{%- set remembered = execute and load_relation(built_days) is not none
+    and load_relation(built_keys) is not none -%}
+{%- if remembered %}
+
+with
+
+day_fingerprints as (
+    select * from {{ ref('int_web__daily_activity_fingerprints') }}
+),
+
+remembered_days as (
+    select * from {{ built_days }}
+),
+
+daily_key_activity as (
+    select * from {{ ref('int_web__daily_key_activity') }}
+),
+
+identified_keys as (
+    select node_key, customer_id from {{ ref('int_identity__identified_keys') }}
+),
+
+remembered_keys as (
+    select node_key, customer_id from {{ built_keys }}
+),
+
+changed_days as (
+    select coalesce(day_fingerprints.activity_date, remembered_days.activity_date) as activity_date
+    from day_fingerprints
+    full outer join remembered_days
+        on remembered_days.activity_date = day_fingerprints.activity_date
+    where day_fingerprints.activity_date is null
+        or remembered_days.activity_date is null
+        or day_fingerprints.key_rows <> remembered_days.key_rows
+        or day_fingerprints.events <> remembered_days.events
+        or day_fingerprints.fingerprint <> remembered_days.fingerprint
+),
+
+changed_keys as (
+    (select * from identified_keys except select * from remembered_keys)
+    union
+    (select * from remembered_keys except select * from identified_keys)
+),
+
+changed_accounts as (
+    select substring(node_key, {{ "account:" | length + 1 }}) as shop_account_id
+    from changed_keys
+    where node_key like 'account:%'
+),
+
+changed_emails as (
+    select substring(node_key, {{ "email:" | length + 1 }}) as email_normalized
+    from changed_keys
+    where node_key like 'email:%'
+),
+
+-- counts on unchanged days with a changed key: they may belong to someone else now
+moved_counts as (
+    select activity_date, shop_account_id, email_normalized
+    from daily_key_activity
+    where activity_date not in (select activity_date from changed_days)
+        and (
+            shop_account_id in (select shop_account_id from changed_accounts)
+            or email_normalized in (select email_normalized from changed_emails)
+        )
+),
+
+moved_customers as (
+    select
+        moved_counts.activity_date,
+        {{ customer_of_keys('now') }} as customer_now,
+        {{ customer_of_keys('before') }} as customer_before
+    from moved_counts
+    {{ join_customer_of_keys('moved_counts', 'identified_keys', 'now') }}
+    {{ join_customer_of_keys('moved_counts', 'remembered_keys', 'before') }}
+),
+
+changed_customers as (
+    select customer_now as customer_id from moved_customers where customer_now is not null
+    union
+    select customer_before from moved_customers where customer_before is not null
+),
+
+changed_anonymous_days as (
+    select distinct activity_date from moved_customers
+    where customer_now is null or customer_before is null
+),
+
+final as (
+    select 'planned' as change, cast(null as date) as activity_date, cast(null as {{ dbt.type_string() }}) as customer_id
+    union all
+    select 'day' as change, activity_date, cast(null as {{ dbt.type_string() }}) as customer_id
+    from changed_days
+    union all
+    select 'customer' as change, cast(null as date) as activity_date, customer_id
+    from changed_customers
+    union all
+    select 'anonymous_day' as change, activity_date, cast(null as {{ dbt.type_string() }}) as customer_id
+    from changed_anonymous_days
+)
+
+select *, '{{ invocation_id }}' as planned_in from final
+
+{%- else %}
+
+select
+    'planned' as change,
+    cast(null as date) as activity_date,
+    cast(null as {{ dbt.type_string() }}) as customer_id,
+    '{{ invocation_id }}' as planned_in
+
+{%- endif %}
