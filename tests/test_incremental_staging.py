@@ -282,7 +282,27 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     finally:
         con.close()
     assert erased.customers == 1 and erased.rows["mart_rows"] > 0
+    # A late identical copy of a loaded (anonymous) event, in a load that replaces no file: the
+    # new row is the duplicate (the rows that stay are every existing row).
+    late = next(
+        line for line in _lines(demo_landing, "2026-08")[20:] if line.split(",")[2:4] == ["", ""]
+    )
+    _write(landing / "web_events" / "web_events_zz-late.csv", [late])
     fourth_log = _build(landing, tmp_path / "incremental")
+    assert _loads(fourth_log)[MODEL] == "1 file(s) to read, 0 to replace (0 rechecked)"
+    con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"), read_only=True)
+    try:
+        verdicts = con.sql(
+            f"select source_file, quarantine_reason from staging.{MODEL} "
+            "where event_id = ? order by source_file",
+            params=[late.split(",")[0]],
+        ).fetchall()
+    finally:
+        con.close()
+    assert verdicts == [
+        ("web_events/web_events_2026-08.csv", None),
+        ("web_events/web_events_zz-late.csv", "duplicate row"),
+    ]
     assert set(_web_activity_changes(fourth_log)) == {"day"}
     _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
 

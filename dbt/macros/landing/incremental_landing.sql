@@ -103,7 +103,8 @@
     {{ return(load) }}
 {%- endmacro %}
 
-{#- A SQL list of file names, for `source_file in (...)`; never empty. -#}
+{#- A SQL list of file names, for `source_file in (...)`; never empty: no file is `(null)`,
+    which matches nothing - and makes `not in` null for every row, so never negate it. -#}
 {% macro landing_file_list(files) -%}
     {%- set quoted = [] -%}
     {%- for f in files -%}{%- do quoted.append("'" ~ (f | replace("'", "''")) ~ "'") -%}{%- endfor -%}

@@ -92,9 +92,10 @@
     {%- set keys_equal = equal_parts | join(' and ') -%}
     {%- if incremental -%}
         {%- set replaced = segmentwerk.landing_file_list(load.replaced) -%}
+        {#- no file replaced: every existing row stays (`not in (null)` would be null: none) -#}
         {%- set stays -%}
-            existing.source_file not in {{ replaced }}
-            and {{ segmentwerk.passed_own_checks('existing.quarantine_reason') }}
+            {% if load.replaced %}existing.source_file not in {{ replaced }} and {% endif -%}
+            {{ segmentwerk.passed_own_checks('existing.quarantine_reason') }}
         {%- endset -%}
     {%- endif %}
     with

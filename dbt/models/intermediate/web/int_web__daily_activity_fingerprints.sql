@@ -1,5 +1,5 @@
 {#- One row per day of the daily key counts: how many count rows and events it has, and a
-    fingerprint of its rows (macros/utils/fingerprint.sql). fct_web_activity remembers the
+    fingerprint of its rows (macros/utils/group_fingerprint.sql). fct_web_activity remembers the
     fingerprints it was built from; a day whose fingerprint changed since - new or re-read
     files, removed files, counts anonymised by an erasure - is rebuilt there
     (macros/marts/incremental_by_changed_customers.sql). One pass over the counts, ~700 rows. -#}
@@ -14,7 +14,7 @@ final as (
         activity_date,
         cast(count(*) as {{ dbt.type_bigint() }}) as key_rows,
         cast(sum(events) as {{ dbt.type_bigint() }}) as events,
-        {{ rows_fingerprint([
+        {{ group_fingerprint([
             'source_file', 'shop_account_id', 'email_normalized', 'event_type', 'device',
             'events', 'first_event_at', 'last_event_at'
         ]) }} as fingerprint
