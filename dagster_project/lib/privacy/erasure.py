@@ -13,12 +13,15 @@ Per layer (see the README, "Right to be forgotten"):
   revenue totals stay right; `base_*` rows keep their file and line (the load reconciliation
   still adds up) with every other field nulled, and their quarantine record is redacted;
 - intermediate (identity graph, registry): every row of the person's keys and ids is deleted
-  (`customer_identity_map` is a view over the graph's source records); the internal daily web
-  counts (`int_web__daily_key_activity`) keep their rows with account and e-mail null;
+  (`customer_identity_map` is a view over the graph's source records), and so is the copy of
+  the identified keys `fct_web_activity` remembers it was built from
+  (`int_web__activity_changes__built_keys`); the internal daily web counts
+  (`int_web__daily_key_activity`) keep their rows with account and e-mail null;
 - marts: `dim_customers`, merges, splits, triggers and prospect scores lose the person's rows;
   `fct_orders` and `fct_web_activity` keep the rows with customer_id null
   (the daily web counts then sit beside the anonymous ones of the same day, type and device
-  until the next dbt build merges them);
+  until the next dbt build rebuilds those days: the counts' nulled keys change the days'
+  fingerprints);
 - past snapshots (`customer_scores`, `customer_segments`, and the internal per-month purchase
   facts `model.customer_purchase_facts`, every month): the customer_id is
   replaced by a random tombstone (`erased_<16 hex>`), so every published aggregate (segment
