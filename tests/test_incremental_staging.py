@@ -120,9 +120,9 @@ def _second_load(demo: Path, landing: Path) -> None:
         for prospects in (demo / "prospects").glob("*.csv")
         for line in prospects.read_text().splitlines()[1:]
     }
+    web_lines = _lines(demo, "2026-07") + _lines(demo, "2026-08")
     web_emails = [
-        (fields[2], fields[3].strip().lower())
-        for fields in (line.split(",") for line in _lines(demo, "2026-07") + _lines(demo, "2026-08"))
+        (fields[2], fields[3].strip().lower()) for fields in (line.split(",") for line in web_lines)
     ]
     visitor = next(
         email
@@ -130,8 +130,9 @@ def _second_load(demo: Path, landing: Path) -> None:
         if email and not account and email not in crm_emails | prospect_emails
     )
     customer = next(
-        row for row in crm_rows if row[3].strip().lower() in {e for _, e in web_emails}
-        and row[12] < "2026-10"
+        row
+        for row in crm_rows
+        if row[3].strip().lower() in {e for _, e in web_emails} and row[12] < "2026-10"
     )
     header = (demo / "crm_customers" / "crm_customers_2026-10.csv").read_text().splitlines()[0]
     new_customer = [*crm_rows[-1]]

@@ -73,15 +73,13 @@
 {#- The `source_files` incremental strategy (dbt looks it up by this name). The model names its
     base relation in the `source_file_base` config. -#}
 {% macro get_incremental_source_files_sql(arg_dict) -%}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set new_rows = arg_dict['temp_relation'] -%}
-    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
     {%- set plan = segmentwerk.source_files_to_rebuild(ref(config.require('source_file_base'))) -%}
-    {%- if plan.full %}
-    delete from {{ target }};
-    {%- elif plan.replaced %}
-    delete from {{ target }} where source_file in {{ segmentwerk.landing_file_list(plan.replaced) }};
-    {%- endif %}
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ new_rows }}
+    {%- if plan.full -%}
+        {%- set replaced = '1 = 1' -%}
+    {%- elif plan.replaced -%}
+        {%- set replaced = 'source_file in ' ~ segmentwerk.landing_file_list(plan.replaced) -%}
+    {%- else -%}
+        {%- set replaced = none -%}
+    {%- endif -%}
+    {{ segmentwerk.delete_then_insert(arg_dict, replaced) }}
 {%- endmacro %}

@@ -73,17 +73,13 @@
 {#- The `customer_days` incremental strategy (dbt looks it up by this name). The mart names its
     plan model in the `customer_days_plan` config. -#}
 {% macro get_incremental_customer_days_sql(arg_dict) -%}
-    {%- set target = arg_dict['target_relation'] -%}
-    {%- set new_rows = arg_dict['temp_relation'] -%}
-    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
     {%- set plan = ref(config.require('customer_days_plan')) -%}
-    {%- if segmentwerk.customer_days_full_rebuild(plan) %}
-    delete from {{ target }};
-    {%- else %}
-    delete from {{ target }} where {{ segmentwerk.customer_days_changed(plan) }};
-    {%- endif %}
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ new_rows }}
+    {%- if segmentwerk.customer_days_full_rebuild(plan) -%}
+        {%- set replaced = '1 = 1' -%}
+    {%- else -%}
+        {%- set replaced = segmentwerk.customer_days_changed(plan) -%}
+    {%- endif -%}
+    {{ segmentwerk.delete_then_insert(arg_dict, replaced) }}
 {%- endmacro %}
 
 {#- Post-hook of the mart: remember the inputs it was built from (see above). -#}
