@@ -59,13 +59,13 @@
 {%- endmacro %}
 
 {#- The mart's rows that this build replaces, as a filter over its columns (unqualified). -#}
-{% macro customer_days_changed(plan_relation, day_column='activity_date') -%}
+{% macro customer_days_changed(plan_relation) -%}
     (
-        {{ day_column }} in (select activity_date from {{ plan_relation }} where change = 'day')
+        activity_date in (select activity_date from {{ plan_relation }} where change = 'day')
         or customer_id in (select customer_id from {{ plan_relation }} where change = 'customer')
         or (
             customer_id is null
-            and {{ day_column }} in (select activity_date from {{ plan_relation }} where change = 'anonymous_day')
+            and activity_date in (select activity_date from {{ plan_relation }} where change = 'anonymous_day')
         )
     )
 {%- endmacro %}
@@ -102,4 +102,20 @@
 
 {% macro customer_of_keys(name) -%}
     coalesce({{ name }}_by_account.customer_id, {{ name }}_by_email.customer_id)
+{%- endmacro %}
+
+{#- A filter of web counts (unqualified columns): the account or the e-mail is one of the node
+    keys in `keys` (a relation with `node_key`). The keys' prefixes are cut off the few keys
+    rather than added to every count. -#}
+{% macro counts_with_a_key_in(keys) -%}
+    (
+        shop_account_id in (
+            select substring(node_key, {{ "account:" | length + 1 }}) from {{ keys }}
+            where node_key like 'account:%'
+        )
+        or email_normalized in (
+            select substring(node_key, {{ "email:" | length + 1 }}) from {{ keys }}
+            where node_key like 'email:%'
+        )
+    )
 {%- endmacro %}

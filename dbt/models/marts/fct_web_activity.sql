@@ -46,19 +46,11 @@ keys_of_changed_customers as (
     where customer_id in (select customer_id from changes where change = 'customer')
 ),
 
--- every count of a changed day, and every count with a key of a changed customer (the key's
--- prefix is cut off the few keys rather than added to every count)
+-- every count of a changed day, and every count with a key of a changed customer
 daily_key_activity as (
     select * from {{ ref('int_web__daily_key_activity') }}
     where activity_date in (select activity_date from changes where change in ('day', 'anonymous_day'))
-        or shop_account_id in (
-            select substring(node_key, {{ "account:" | length + 1 }}) from keys_of_changed_customers
-            where node_key like 'account:%'
-        )
-        or email_normalized in (
-            select substring(node_key, {{ "email:" | length + 1 }}) from keys_of_changed_customers
-            where node_key like 'email:%'
-        )
+        or {{ counts_with_a_key_in('keys_of_changed_customers') }}
 ),
 {%- endif %}
 

@@ -59,27 +59,12 @@ changed_keys as (
     (select * from remembered_keys except select * from identified_keys)
 ),
 
-changed_accounts as (
-    select substring(node_key, {{ "account:" | length + 1 }}) as shop_account_id
-    from changed_keys
-    where node_key like 'account:%'
-),
-
-changed_emails as (
-    select substring(node_key, {{ "email:" | length + 1 }}) as email_normalized
-    from changed_keys
-    where node_key like 'email:%'
-),
-
 -- counts on unchanged days with a changed key: they may belong to someone else now
 moved_counts as (
     select activity_date, shop_account_id, email_normalized
     from daily_key_activity
     where activity_date not in (select activity_date from changed_days)
-        and (
-            shop_account_id in (select shop_account_id from changed_accounts)
-            or email_normalized in (select email_normalized from changed_emails)
-        )
+        and {{ counts_with_a_key_in('changed_keys') }}
 ),
 
 moved_customers as (
