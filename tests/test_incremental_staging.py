@@ -222,11 +222,7 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
             )
         compared[f"staging.{model}"] = rows
     for relation, rows in compared.items():
-        for a, b in (("inc", "full_"), ("full_", "inc")):
-            extra = con.sql(
-                f"select {rows} from {a}.{relation} except all select {rows} from {b}.{relation}"
-            ).fetchall()
-            assert extra == [], f"{relation}: rows only in {a}: {extra[:5]}"
+        _assert_same_rows(con, relation, rows)
     table = f"staging.{MODEL}"
     # A file keeps the load time of the build that read it; only the two old files with a
     # re-judged row hold rows of both builds.
@@ -318,6 +314,15 @@ def _aggregations(dbt_log: str) -> dict[str, str]:
     return dict(re.findall(r"source_files_to_rebuild (\w+): ([^\n\x1b]+)", dbt_log))
 
 
+def _assert_same_rows(con: duckdb.DuckDBPyConnection, relation: str, rows: str) -> None:
+    """`rows` of `relation` are the same multiset in the attached `inc` and `full_`."""
+    for a, b in (("inc", "full_"), ("full_", "inc")):
+        extra = con.sql(
+            f"select {rows} from {a}.{relation} except all select {rows} from {b}.{relation}"
+        ).fetchall()
+        assert extra == [], f"{relation}: rows only in {a}: {extra[:5]}"
+
+
 def _web_activity_changes(dbt_log: str) -> dict[str, int]:
     """What fct_web_activity rebuilt, from its `customer_days` log line: rows of the plan per
     kind of change; {} for nothing; {"every row": 0} for a full rebuild."""
@@ -343,11 +348,7 @@ def _assert_web_activity_equals_a_full_refresh(
         con.execute(f"attach '{warehouse_dir / 'warehouse.build.duckdb'}' as inc (read_only)")
         con.execute(f"attach '{copy / 'warehouse.build.duckdb'}' as full_ (read_only)")
         relation = f"marts.{WEB_ACTIVITY}"
-        for a, b in (("inc", "full_"), ("full_", "inc")):
-            extra = con.sql(
-                f"select * from {a}.{relation} except all select * from {b}.{relation}"
-            ).fetchall()
-            assert extra == [], f"{relation}: rows only in {a}: {extra[:5]}"
+        _assert_same_rows(con, relation, "*")
         assert con.sql(f"select count(*) from inc.{relation}").fetchall()[0][0] > 0
     finally:
         con.close()
