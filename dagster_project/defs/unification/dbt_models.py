@@ -10,6 +10,7 @@ from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
 from dagster_project.lib.landing_contract import missing_required_tables_reason
 from dagster_project.lib.landing_files import run_preflight
 from dagster_project.lib.privacy.erasure import SuppressionStore
+from dagster_project.lib.quality import import_validation_in_background
 from dagster_project.lib.settings import DBT_PROJECT_DIR, load_settings
 from dagster_project.lib.warehouse import BUILD_DB_POOL, WarehouseResource
 
@@ -43,6 +44,8 @@ def unification_dbt_models(
         # New customer ids are salted with the installation's secret: an e-mail address alone
         # must not lead to anybody's id in the published marts.
         os.environ["SEGMENTWERK_ID_SALT"] = SuppressionStore(settings.privacy_dir).customer_id_salt
+        # The unification gate follows; it imports Great Expectations while dbt works.
+        import_validation_in_background()
         yield from dbt.cli(["build"], context=context).stream()
 
 

@@ -3,3 +3,31 @@
 `suites` and `thresholds` are plain Python (cheap to import at definitions load time);
 `validation` and `gx_duckdb` import Great Expectations and are imported lazily inside steps.
 """
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+VALIDATION_MODULE = "dagster_project.lib.quality.validation"
+
+
+def import_validation_in_background() -> threading.Thread:
+    """Start importing the validation module (Great Expectations, ~14 s) in a daemon thread.
+
+    The dbt step calls this before dbt starts: dbt works in its own process for minutes, this
+    one only waits for its events, and the quality gate that follows then finds GX imported.
+    Python's per-module import lock makes the gate's own import wait for this one rather than
+    run twice. A failed import here is left for the gate's import to raise again, in the step
+    where it belongs.
+    """
+
+    def _import() -> None:
+        try:
+            importlib.import_module(VALIDATION_MODULE)
+        except Exception:  # noqa: BLE001 - the gate's own import reports it
+            pass
+
+    thread = threading.Thread(target=_import, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
