@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 
@@ -23,10 +24,8 @@ def import_validation_in_background() -> threading.Thread:
     """
 
     def _import() -> None:
-        try:
+        with contextlib.suppress(Exception):  # the gate's own import reports it
             importlib.import_module(VALIDATION_MODULE)
-        except Exception:  # noqa: BLE001 - the gate's own import reports it
-            pass
 
     thread = threading.Thread(target=_import, name="import-great-expectations", daemon=True)
     thread.start()
