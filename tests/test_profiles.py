@@ -19,9 +19,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from dagster_project.defs.scoring.profiles import SEGMENT_PROFILES
 from dagster_project.defs.scoring.profiles import segment_profiles as segment_profiles_asset
+from dagster_project.lib.relations import table_columns
 from dagster_project.lib.scoring.profiles import (
     NO_PERSONA,
     ProfileParameters,
@@ -34,6 +36,13 @@ from dagster_project.lib.scoring.profiles import (
     segment_profiles,
     segment_slug,
     write_persona_clouds,
+)
+from dagster_project.lib.scoring.purchases import (
+    FACT_PERSONA_COLUMNS,
+    FACTS_TABLE,
+    customer_purchase_facts,
+    keep_purchase_facts,
+    stored_purchase_facts,
 )
 from dagster_project.lib.warehouse import WarehouseResource
 
@@ -422,3 +431,61 @@ def test_the_asset_writes_the_month_and_its_reports(tmp_path: Path):
     assert Path(metadata["cluster_profiles_png"].value) == report / "cluster_profiles.png"
     assert Path(metadata["persona_png young app"].value) == report / "personas" / "young-app.png"
     assert len(list((report / "personas").glob("*.png"))) == 4
+
+
+def test_favourites_are_counted_in_the_facts_with_ties_to_the_first_name(
+    warehouse: Path, tmp_path: Path
+):
+    path = tmp_path / "warehouse.build.duckdb"
+    path.write_bytes(warehouse.read_bytes())
+    shopper = _id(60)  # one store purchase in July
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            "insert into marts.fct_orders by name select * from (values "
+            "('x1', 'shop', ?, timestamp '2026-08-01', 'web', 'tablet', 12.0, 'completed'),"
+            "('x2', 'shop', ?, timestamp '2026-11-02', 'web', 'tablet', 9.0, 'completed')"
+            ") as o (order_id, source_system, customer_id, ordered_at, channel, device, amount,"
+            " status)",
+            [shopper, shopper],
+        )
+        # more units of toys, more spend on books; November is after the as-of day
+        con.execute(
+            "insert into staging.stg_shop__order_lines by name select * from (values "
+            "('x1', 'toys', 2, 1.0), ('x1', 'books', 1, 10.0), ('x2', 'games', 5, 1.0)"
+            ") as l (order_id, category, quantity, unit_price)"
+        )
+        facts = customer_purchase_facts(con, date(2026, 10, 31)).filter(
+            pl.col("customer_id") == shopper
+        )
+    finally:
+        con.close()
+    row = facts.row(0, named=True)
+    # one store and one web purchase by October: a tie goes to the first name
+    assert (row["main_channel"], row["main_device"]) == ("store", "tablet")
+    assert row["top_category"] == "toys"
+    assert row["top_category_share"] == pytest.approx(10 / 12)
+
+
+def test_facts_kept_by_an_earlier_version_are_replaced_not_read(warehouse: Path, tmp_path: Path):
+    path = tmp_path / "warehouse.build.duckdb"
+    path.write_bytes(warehouse.read_bytes())
+    expected = _profiles(warehouse).profiles
+    con = duckdb.connect(str(path))
+    try:
+        facts = customer_purchase_facts(con, date(2026, 10, 31))
+        # a table of the facts before the favourites were added, with rows that would be wrong
+        older = facts.drop(sorted(FACT_PERSONA_COLUMNS)).with_columns(
+            snapshot_month=pl.lit(MONTH), order_count=pl.lit(0, dtype=facts["order_count"].dtype)
+        )
+        con.execute("create schema model")
+        con.register("_older", older)
+        con.execute(f"create table {FACTS_TABLE} as select * from _older")
+        con.unregister("_older")
+        assert_frame_equal(stored_purchase_facts(con, MONTH), facts)
+        keep_purchase_facts(con, facts, MONTH)
+        assert table_columns(con, *FACTS_TABLE.split(".")) == [*facts.columns, "snapshot_month"]
+        assert_frame_equal(stored_purchase_facts(con, MONTH), facts)
+    finally:
+        con.close()
+    assert_frame_equal(_profiles(path).profiles, expected)

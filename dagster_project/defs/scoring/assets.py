@@ -16,8 +16,8 @@ from dagster_project.lib.asset_keys import (
 from dagster_project.lib.months import month_end
 from dagster_project.lib.scoring.customer_scores import ScoringParameters, score_customers
 from dagster_project.lib.scoring.purchases import (
-    FACTS_TABLE,
     customer_purchase_facts,
+    keep_purchase_facts,
     stored_purchase_facts,
 )
 from dagster_project.lib.scoring.segmentation import (
@@ -93,7 +93,7 @@ def customer_scores(
         facts = customer_purchase_facts(con, month_end(month))
         scored = score_customers(facts, month, params)
         model_params = scored.model_params(month)
-        replace_snapshot(con, FACTS_TABLE, facts.with_columns(snapshot_month=pl.lit(month)), month)
+        keep_purchase_facts(con, facts, month)
         replace_snapshot(con, "marts.customer_scores", scored.scores, month)
         replace_snapshot(con, "marts.clv_model_params", model_params, month)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -29,7 +29,7 @@ from wordcloud import WordCloud
 
 from dagster_project.lib.months import month_end
 from dagster_project.lib.scoring.clusters import LOG_FEATURES
-from dagster_project.lib.scoring.purchases import stored_purchase_facts
+from dagster_project.lib.scoring.purchases import FACT_PERSONA_COLUMNS, stored_purchase_facts
 from dagster_project.lib.scoring.segmentation import CLUSTER_FEATURES
 
 # The segment columns of `marts.customer_segments` that get a profile; the same names as the
@@ -101,7 +101,7 @@ _SETS = ", ".join(f"(in_{d}, {{extra}})" for d in DIMENSIONS)
 
 # One row per (customer, attribute, value) the customer holds, for everyone in the snapshot.
 # Multi-valued attributes (source systems, web engagement) give a customer several rows.
-# Needs $month, $as_of and $day_after.
+# Needs $month and $as_of, and the frame `persona_favourites` (the facts' favourites).
 _ATTRIBUTES = """
 population as (
     select customer_id from marts.customer_segments where snapshot_month = $month
@@ -118,26 +118,11 @@ customers as (
     from population as p
     inner join marts.dim_customers as d using (customer_id)
 ),
-purchases as (
-    select o.order_id, o.customer_id, o.channel, o.device
-    from marts.fct_orders as o
+-- each buyer's most used channel and device and most bought category (kept with the facts)
+favourites as (
+    select f.customer_id, f.main_channel, f.main_device, f.top_category
+    from persona_favourites as f
     inner join population using (customer_id)
-    where o.status = 'completed' and o.ordered_at < $day_after
-),
-channel_counts as (
-    select customer_id, channel, count(*) as n
-    from purchases where channel is not null group by all
-),
-device_counts as (
-    select customer_id, device, count(*) as n
-    from purchases where device is not null group by all
-),
-category_counts as (
-    select p.customer_id, l.category, sum(coalesce(l.quantity, 1)) as n
-    from purchases as p
-    inner join staging.stg_shop__order_lines as l using (order_id)
-    where l.category is not null
-    group by all
 ),
 web as (
     select distinct a.customer_id, a.event_type
@@ -166,15 +151,11 @@ attribute_rows as (
     from (select customer_id, unnest(source_systems) as system from customers)
     where system in ('loyalty', 'shop')
     union all
-    -- the most used channel, device and category; ties go to the first name alphabetically
-    select customer_id, 'main_channel', channel from channel_counts
-    qualify row_number() over (partition by customer_id order by n desc, channel) = 1
+    select customer_id, 'main_channel', main_channel from favourites
     union all
-    select customer_id, 'main_device', device from device_counts
-    qualify row_number() over (partition by customer_id order by n desc, device) = 1
+    select customer_id, 'main_device', main_device from favourites
     union all
-    select customer_id, 'top_category', category from category_counts
-    qualify row_number() over (partition by customer_id order by n desc, category) = 1
+    select customer_id, 'top_category', top_category from favourites
     union all
     select customer_id, 'web_engagement', event_type from web
 ),
@@ -186,7 +167,7 @@ attributes as (
 
 def _snapshot_params(month: date) -> dict[str, date]:
     as_of = month_end(month)
-    return {"month": month, "as_of": as_of, "day_after": as_of + timedelta(days=1)}
+    return {"month": month, "as_of": as_of}
 
 
 def segment_metrics(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame:
@@ -235,6 +216,17 @@ def attribute_lifts(con: duckdb.DuckDBPyConnection, month: date) -> pl.DataFrame
     country. Presence attributes (source systems, web engagement) are known for everyone.
     """
     presence = ", ".join(f"('{a}')" for a in _PRESENCE_ATTRIBUTES)
+    favourites = stored_purchase_facts(con, month).select(
+        "customer_id", *sorted(FACT_PERSONA_COLUMNS)
+    )
+    con.register("persona_favourites", favourites)
+    try:
+        return _attribute_lifts(con, month, presence)
+    finally:
+        con.unregister("persona_favourites")
+
+
+def _attribute_lifts(con: duckdb.DuckDBPyConnection, month: date, presence: str) -> pl.DataFrame:
     return con.sql(
         f"""
         with memberships as ({_MEMBERSHIPS}),
