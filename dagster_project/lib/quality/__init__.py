@@ -14,7 +14,7 @@ VALIDATION_MODULE = "dagster_project.lib.quality.validation"
 
 
 def import_validation_in_background() -> threading.Thread:
-    """Start importing the validation module (Great Expectations, ~14 s) in a daemon thread.
+    """Start importing the validation module (Great Expectations, 5-14 s) in a daemon thread.
 
     The dbt step calls this before dbt starts: dbt works in its own process for minutes, this
     one only waits for its events, and the quality gate that follows then finds GX imported.
