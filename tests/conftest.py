@@ -27,6 +27,67 @@ DEMO_MONTHS = 26
 DEMO_CUSTOMERS = 2000
 
 
+# --- two workers (`make test` runs pytest-xdist with `-n 2`) --------------------------------------
+# A group runs whole on one worker: the modules that share a session-scoped scenario build it
+# once, and a module's own fixtures are never built twice. The controller schedules by node id
+# only, so the modules of each shared scenario are listed here; collection checks the list.
+# The longest groups start first (measured with `pytest --durations=0`: 60-150 s each), so no
+# worker is left finishing a long one alone while the other idles.
+SCENARIO_MODULES = {
+    "erasure_scenario": ("test_erasure", "test_reader_during_run"),
+    "demo_warehouse": (
+        "test_incremental_and_minimal",
+        "test_report",
+        "test_segments_pipeline",
+        "test_snapshots_over_time",
+        "test_unification",
+    ),
+}
+LONGEST_FIRST = (
+    "demo_warehouse",
+    "erasure_scenario",
+    "test_quality_gate",
+    "test_bench_smoke",
+    "test_incremental_staging",
+    "test_cdnow_pipeline",
+    "test_hostile_input",
+    "test_publication",
+    "test_dev_server",
+)
+_GROUP_OF_MODULE = {m: group for group, modules in SCENARIO_MODULES.items() for m in modules}
+
+
+def worker_group(nodeid: str) -> str:
+    module = Path(nodeid.split("::", 1)[0]).stem
+    return _GROUP_OF_MODULE.get(module, module)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for scenario in SCENARIO_MODULES:
+            if scenario in item.fixturenames and worker_group(item.nodeid) != scenario:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses {scenario}: list its module under "
+                    f"SCENARIO_MODULES[{scenario!r}] in tests/conftest.py"
+                )
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    # stable: each group's tests keep their order and stay together
+    items.sort(key=lambda item: rank.get(worker_group(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    # pytest-xdist's own `loadgroup` does not group under pytest 9 (it rewrites a node id
+    # attribute pytest no longer reads), so the grouping is ours.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ScenarioScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    config.option.loadscopereorder = False  # keep the longest-first collection order
+    return ScenarioScheduling(config, log)
+
+
 @dataclass(frozen=True)
 class DemoSet:
     landing_dir: Path

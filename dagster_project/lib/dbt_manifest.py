@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -57,19 +59,43 @@ def ensure_manifest(project: DbtProject, env: dict[str, str]) -> None:
 
     `prepare_if_dev()` acts only under `dagster dev`; the CLI and the tests load the same
     definitions outside it and would otherwise fail on a fresh clone or use a stale graph.
+
+    Several processes may load the definitions at once (`segmentwerk run` beside `dagster dev`,
+    two test workers): one parses at a time, into a folder of its own, and the files readers
+    open are replaced whole, so nobody reads a half-written manifest.
     """
     if not manifest_is_stale(project, env):
         return
+    target = project.project_dir / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not manifest_is_stale(project, env):  # another process parsed while we waited
+            return
+        scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+        try:
+            _parse_into(project, env, scratch)
+            for name in ("manifest.json", "partial_parse.msgpack"):
+                if (scratch / name).exists():
+                    os.replace(scratch / name, target / name)
+            parsed_for = scratch / _parsed_for(project).name
+            parsed_for.write_text(json.dumps(env, sort_keys=True))
+            os.replace(parsed_for, _parsed_for(project))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _parse_into(project: DbtProject, env: dict[str, str], target_path: Path) -> None:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
         # Same as `project.preparer.prepare`, but with our dbt executable (the preparer
-        # looks for `dbt` on PATH, which an unactivated venv does not have).
-        dbt_cli_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        # looks for `dbt` on PATH, which an unactivated venv does not have). dagster-dbt
+        # copies the current partial parse into `target_path` first.
+        dbt_cli_resource(project).cli(["parse", "--quiet"], target_path=target_path).wait()
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    _parsed_for(project).write_text(json.dumps(env, sort_keys=True))
