@@ -279,6 +279,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     finally:
         con.close()
     assert erased.customers == 1 and erased.rows["mart_rows"] > 0
+    # every table it scanned is timed (the asset's `slowest_tables_s`)
+    assert {"staging.base_web__events", "marts.fct_web_activity"} <= set(erased.table_seconds)
+    assert all(seconds >= 0 for seconds in erased.table_seconds.values())
     # A late identical copy of a loaded (anonymous) event, in a load that replaces no file: the
     # new row is the duplicate (the rows that stay are every existing row).
     late = next(

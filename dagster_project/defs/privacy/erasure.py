@@ -35,6 +35,15 @@ def erasure_log(
             "customers": outcome.customers,
             "new_suppressed_keys": outcome.new_suppressed_keys,
             "log_rows": outcome.log.height,
+            # where the time goes: every run scans every table for the persons erased so far
+            "slowest_tables_s": dg.MetadataValue.json(
+                {
+                    table: round(seconds, 2)
+                    for table, seconds in sorted(
+                        outcome.table_seconds.items(), key=lambda item: -item[1]
+                    )[:8]
+                }
+            ),
             **{layer: rows for layer, rows in outcome.rows.items()},
         }
     )

@@ -264,7 +264,8 @@ def _rule_reason(when: When, currency: str, fallback: pl.Expr) -> pl.Expr:
     parts += [pl.when(_condition_expr(c)).then(_condition_text(c, currency)) for c in when.any]
     if not parts:
         return fallback
-    return pl.concat_list(parts).list.drop_nulls().list.join(" and ")
+    # the `any` conditions that do not hold are null and left out (a list join: 10x slower)
+    return pl.concat_str(parts, separator=" and ", ignore_nulls=True)
 
 
 def assign_segments(
@@ -283,16 +284,29 @@ def assign_segments(
             _observed_text("orders_12m", currency),
         ]
     )
-    stage = pl.lit(None, dtype=pl.Utf8)
-    stage_reason = pl.lit(None, dtype=pl.Utf8)
-    for rule in reversed(rules.lifecycle):
-        matches = _rule_match(rule.when)
-        stage = pl.when(matches).then(pl.lit(rule.stage)).otherwise(stage)
-        stage_reason = (
-            pl.when(matches)
-            .then(_rule_reason(rule.when, currency, activity))
-            .otherwise(stage_reason)
+    # The first matching rule decides. Its reason is written only for the rows it decides: a
+    # when/then chain computes every branch for every row, and the texts of all rules for a
+    # million customers took 15 s, against one text per customer.
+    first_rule = pl.lit(None, dtype=pl.Int32)
+    for index in reversed(range(len(rules.lifecycle))):
+        first_rule = (
+            pl.when(_rule_match(rules.lifecycle[index].when))
+            .then(pl.lit(index, dtype=pl.Int32))
+            .otherwise(first_rule)
         )
+    ruled = features.with_row_index("_row").with_columns(first_rule.alias("_rule"))
+    decided = [
+        ruled.filter(pl.col("_rule") == index).with_columns(
+            pl.lit(rule.stage, dtype=pl.Utf8).alias("lifecycle_stage"),
+            _rule_reason(rule.when, currency, activity).cast(pl.Utf8).alias("_stage_reason"),
+        )
+        for index, rule in enumerate(rules.lifecycle)
+    ]
+    undecided = ruled.filter(pl.col("_rule").is_null()).with_columns(
+        pl.lit(None, dtype=pl.Utf8).alias("lifecycle_stage"),
+        pl.lit(None, dtype=pl.Utf8).alias("_stage_reason"),
+    )
+    stages = pl.concat([*decided, undecided]).sort("_row").drop("_row", "_rule")
 
     tier_config = rules.value_tier
     tier_feature = pl.col(tier_config.feature)
@@ -320,11 +334,7 @@ def assign_segments(
         )
     )
 
-    staged = features.with_columns(
-        stage.alias("lifecycle_stage"),
-        stage_reason.alias("_stage_reason"),
-        tier.alias("value_tier"),
-    )
+    staged = stages.with_columns(tier.alias("value_tier"))
     segment = pl.lit(None, dtype=pl.Utf8)
     uses_tier = pl.lit(False)
     for rule in reversed(rules.segments):
