@@ -155,6 +155,15 @@ def test_clusters_are_deterministic_named_and_keep_their_ids_month_to_month() ->
     assert (assign_clusters(aligned, probe) == assign_clusters(january, probe)).mean() > 0.95
 
 
+def test_centroids_fit_on_a_sample_place_customers_like_those_fit_on_everyone() -> None:
+    everyone = fit_clusters(_behaviour(3000, 1), FEATURES, k_min=2, k_max=5, seed=7)
+    sampled = fit_clusters(_behaviour(3000, 1), FEATURES, k_min=2, k_max=5, seed=7, fit_size=600)
+    assert sampled.k == everyone.k
+    assert not np.array_equal(sampled.centroids, everyone.centroids)  # the sample was used
+    probe = _behaviour(500, 3)
+    assert (assign_clusters(sampled, probe) == assign_clusters(everyone, probe)).mean() > 0.97
+
+
 def test_a_grown_k_gets_fresh_ids() -> None:
     small = fit_clusters(_behaviour(2000, 1), FEATURES, k_min=2, k_max=2, seed=7)
     large = fit_clusters(_behaviour(2000, 1), FEATURES, k_min=3, k_max=3, seed=7)
