@@ -103,8 +103,6 @@ ANONYMISED_TABLES = {
     ("marts", "fct_web_activity"),
     ("intermediate", "int_web__daily_key_activity"),
 }
-# Rows that must go rather than lose their key.
-DELETED_TABLES = {("intermediate", "int_identity__shop_order_nodes")}
 SCANNED_SCHEMAS = ("staging", "intermediate", "marts", "model")
 LAYERS = (
     "staging_rows",
@@ -429,9 +427,7 @@ def _apply_to_table(
     if table.startswith("base_") and not has_events:
         # a person's own source record: everything but its place in the landing file goes
         cleared = [c for c in columns if c not in KEEP_ON_REDACT]
-    elif (schema, table) not in DELETED_TABLES and (
-        has_events or (schema, table) in ANONYMISED_TABLES
-    ):
+    elif has_events or (schema, table) in ANONYMISED_TABLES:
         # an event or a count of events: it stays, without what identifies the person
         cleared = [
             c

@@ -10,8 +10,8 @@ store_transactions as (
     select * from {{ ref('stg_store__transactions') }}
 ),
 
-shop_order_nodes as (
-    select * from {{ ref('int_identity__shop_order_nodes') }}
+source_records as (
+    select * from {{ ref('int_identity__source_records') }}
 ),
 
 node_customers as (
@@ -22,7 +22,7 @@ shop as (
     select
         shop_orders.order_id,
         'shop' as source_system,
-        node_customers.customer_id,
+        source_records.customer_id,
         shop_orders.ordered_at,
         shop_orders.channel,
         shop_orders.device,
@@ -32,10 +32,10 @@ shop as (
         shop_orders.amount_original,
         shop_orders.source_file
     from shop_orders
-    inner join shop_order_nodes
-        on shop_order_nodes.order_id = shop_orders.order_id
-    inner join node_customers
-        on node_customers.node_key = shop_order_nodes.node_key
+    -- the identity map already holds each order's customer (its deciding key's)
+    inner join source_records
+        on source_records.source_system = 'shop_order'
+        and source_records.source_key = shop_orders.order_id
 ),
 
 store as (
