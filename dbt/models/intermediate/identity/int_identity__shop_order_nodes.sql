@@ -28,6 +28,7 @@ nodes as (
 order_keys as (
     select
         order_id,
+        ordered_at,
         case when customer_no is not null then {{ dbt.concat(["'crm:'", 'customer_no']) }} end as crm_node,
         case when shop_account_id is not null then {{ dbt.concat(["'account:'", 'shop_account_id']) }} end as account_node,
         case when email_normalized is not null then {{ dbt.concat(["'email:'", 'email_normalized']) }} end as email_node
@@ -37,6 +38,7 @@ order_keys as (
 with_node_flags as (
     select
         order_keys.order_id,
+        order_keys.ordered_at,
         order_keys.crm_node,
         order_keys.account_node,
         order_keys.email_node,
@@ -65,7 +67,9 @@ final as (
             when account_node is not null then account_node
             when email_node is not null then email_node
             else {{ dbt.concat(["'order:'", 'order_id']) }}
-        end as node_key
+        end as node_key,
+        -- carried for the source records, so that they need not join the orders again
+        ordered_at
     from with_node_flags
 )
 

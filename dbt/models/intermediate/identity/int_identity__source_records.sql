@@ -100,12 +100,10 @@ account_records as (
 order_records as (
     select
         'shop_order' as source_system,
-        shop_orders.order_id as source_key,
-        shop_order_nodes.node_key,
-        shop_orders.ordered_at as seen_at
-    from shop_orders
-    inner join shop_order_nodes
-        on shop_order_nodes.order_id = shop_orders.order_id
+        order_id as source_key,
+        node_key,
+        ordered_at as seen_at
+    from shop_order_nodes
 ),
 
 card_keys as (
