@@ -286,7 +286,7 @@ def assign_segments(
     )
     # The first matching rule decides. Its reason is written only for the rows it decides: a
     # when/then chain computes every branch for every row, and the texts of all rules for a
-    # million customers took 15 s, against one text per customer.
+    # million customers took 9-15 s, against 3 s for one text per customer.
     first_rule = pl.lit(None, dtype=pl.Int32)
     for index in reversed(range(len(rules.lifecycle))):
         first_rule = (
