@@ -31,32 +31,13 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.measure import run_measured
-from bench.report import write_markdown
+from bench.report import stage_of, stage_totals, write_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 END_MONTH = "2026-10"
 AS_OF = "2026-10-31"
 CLV_LIBRARIES = ("segmentwerk", "lifetimes", "pymc_marketing")
-
-# Dagster step key -> stage of the issue (first match wins)
-STAGES = (
-    ("quality_gate", r"quality|expectation|check|gate|reconcil"),
-    ("dbt_unification", r"dbt|unification"),
-    ("erasure", r"erasure|privacy"),
-    ("clv_fit", r"clv"),
-    ("clustering", r"cluster"),
-    ("scoring", r"score|rfm|abc|value|purchase"),
-    ("segmentation", r"segment|profile|migration|trigger|lookalike|prospect"),
-    ("publication", r"publi|report|export"),
-)
-
-
-def stage_of(step_key: str) -> str:
-    for stage, pattern in STAGES:
-        if re.search(pattern, step_key):
-            return stage
-    return "other"
 
 
 def log(msg: str) -> None:
@@ -180,10 +161,7 @@ def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | Non
     if m.returncode != 0:
         out["error"] = (m.stderr or m.stdout).strip().splitlines()[-1:] or ["?"]
     steps = step_stats(home)
-    stages: dict[str, float] = {}
-    for s in steps:
-        stages[s["stage"]] = round(stages.get(s["stage"], 0.0) + s["wall_s"], 2)
-    out["stages_wall_s"] = stages
+    out["stages_wall_s"] = stage_totals(steps)
     out["steps"] = steps
     out["dbt_node_s"] = dbt_node_times(run_log, log_offset)
     out["rss_timeline_mb"] = m.samples

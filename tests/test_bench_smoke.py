@@ -66,6 +66,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert lt["available"] is False or lt["max_rel_diff_vs_segmentwerk"] < 0.01
     text = docs.read_text()
     assert "| 500 |" in text and "segmentwerk, one month" in text
+    # the aggregation step against the floor: a ratio, not a dash
+    (ratios,) = [line for line in text.split("## Ratios")[1].splitlines() if "| 500 |" in line]
+    aggregation_step = ratios.split("|")[5].strip()
+    assert float(aggregation_step) > 0, ratios
 
 
 def test_dbt_node_times_reads_only_the_run_after_the_offset(tmp_path: Path) -> None:
@@ -106,3 +110,24 @@ def test_the_loaded_warehouse_gets_the_last_month_later(tmp_path: Path) -> None:
     files = sorted(loaded.glob("*/*"))
     assert len(files) == 6 and all(f.is_symlink() for f in files)
     assert (loaded / "web_events" / "web_events_2026-10.parquet").read_text() == "2026-10"
+
+
+def test_steps_are_summed_by_the_stage_their_key_names() -> None:
+    """The lookalike model (`marts__prospect_scores`) is segmentation, not a value score."""
+    from bench.report import stage_totals
+
+    steps = [
+        {"step": "unification_dbt_models", "wall_s": 50.0},
+        {"step": "quality_gate_unification", "wall_s": 5.0},
+        {"step": "customer_scores", "wall_s": 4.0},
+        {"step": "marts__prospect_scores", "wall_s": 2.0},
+        {"step": "marts__customer_segments", "wall_s": 3.0},
+        {"step": "published_warehouse", "wall_s": 8.0},
+    ]
+    assert stage_totals(steps) == {
+        "dbt_unification": 50.0,
+        "quality_gate": 5.0,
+        "scoring": 4.0,
+        "segmentation": 5.0,
+        "publication": 8.0,
+    }
