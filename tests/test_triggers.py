@@ -8,13 +8,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from dagster_project.defs.triggers import landing_zone_sensor, monthly_resegmentation_schedule
+from dagster_project.definitions import defs
+from dagster_project.defs.triggers import landing_zone_sensor
 
 
 def test_the_schedule_runs_on_the_first_at_three_for_the_month_just_ended() -> None:
-    assert monthly_resegmentation_schedule.cron_schedule == "0 3 1 * *"
+    # The job takes its monthly partitions from its assets, so the schedule is resolved with
+    # the definitions.
+    schedule = defs().resolve_schedule_def("monthly_resegmentation_schedule")
+    assert schedule.cron_schedule == "0 3 1 * *"
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 1, 3, 0))
-    requests = list(monthly_resegmentation_schedule.evaluate_tick(context).run_requests or [])
+    requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2026-02-01"]
 
 

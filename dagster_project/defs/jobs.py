@@ -10,8 +10,9 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(
 
 monthly_resegmentation = dg.define_asset_job(
     name="monthly_resegmentation",
+    # The monthly partitions come from the selected scoring assets (Dagster infers a job's
+    # partitioning; passing partitions_def here is deprecated and warned on every run).
     selection=dg.AssetSelection.all(),
-    partitions_def=monthly_partitions,
     description="Unify the landing zone, score and segment one snapshot month, publish to BI.",
     # Runs that write the build database queue behind each other (see dagster.yaml).
     tags={"segmentwerk/writer": "build_db"},

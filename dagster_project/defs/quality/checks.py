@@ -16,7 +16,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from dagster_project.lib.quality.suites import STAGES, SuiteSpec, suites_by_stage
 from dagster_project.lib.quality.thresholds import load_thresholds
@@ -109,7 +108,7 @@ def build_stage_check(stage: str, suites: list[SuiteSpec]) -> dg.AssetChecksDefi
         now = datetime.now()
         with warehouse.writer(context.log) as settings:
             docs_dir = data_docs_dir(settings, stage, month)
-            with duckdb.connect(str(settings.build_db_path)) as con:
+            with warehouse.build_connection() as con:
                 previous = previous_row_counts(con)
             # GX reads through its own read-only connection, closed before we write again.
             outcomes = validate_suites(
@@ -122,7 +121,7 @@ def build_stage_check(stage: str, suites: list[SuiteSpec]) -> dg.AssetChecksDefi
                 now=now,
                 memory_limit=settings.memory_limit,
             )
-            with duckdb.connect(str(settings.build_db_path)) as con:
+            with warehouse.build_connection() as con:
                 record_row_counts(con, outcomes, run_id=context.run.run_id, now=now)
         seconds = sum(o.seconds for o in outcomes)
         context.log.info(f"{stage}: {len(outcomes)} suites validated in {seconds:.2f} s")
