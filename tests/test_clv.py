@@ -186,6 +186,29 @@ def test_grouped_fit_equals_the_ungrouped_fit(
     assert weighted.customers_fitted == 2357
 
 
+def test_day_grid_factorisation_equals_sorting_and_is_exact_off_the_grid() -> None:
+    rng = np.random.default_rng(7)
+    days = rng.integers(0, 800, 50_000).astype(np.float64)
+    weeks = days / 7.0
+    # A few values off the day grid (e.g. hours) must not be snapped onto it.
+    mixed = np.concatenate([weeks, weeks[:5] + 1e-9, [3.5 / 24.0]])
+    for values, grid in ((weeks, 7.0), (days, 1.0), (mixed, 7.0), (weeks, 1.0)):
+        distinct, position = clv._factorise(values, grid)
+        expected, inverse = np.unique(values, return_inverse=True)
+        assert np.array_equal(distinct, expected)
+        assert np.array_equal(position, inverse.ravel())
+        assert np.array_equal(distinct[position], values)  # bit for bit
+    # Grouping with any weights gives the same design as grouping counted rows.
+    x = rng.integers(0, 20, weeks.size).astype(np.float64)
+    t_x = np.minimum(weeks, rng.integers(0, 800, weeks.size) / 7.0)
+    counted = clv._design(x, t_x, weeks, np.ones_like(x), group=True, time_grid=7.0)
+    weighted = clv._design(x, t_x, weeks, np.full_like(x, 2.0), group=True, time_grid=7.0)
+    assert counted.rows < x.size and counted.weights.sum() == x.size
+    assert np.array_equal(weighted.weights, 2.0 * counted.weights)
+    for index in ("x_index", "T_index", "tx_index"):
+        assert np.array_equal(getattr(weighted, index), getattr(counted, index))
+
+
 def test_likelihood_gradient_is_the_analytic_one(cdnow_arrays: tuple[np.ndarray, ...]) -> None:
     x, t_x, T, m = cdnow_arrays
     design = clv._design(x, t_x, T, np.ones_like(x), group=True)

@@ -209,29 +209,69 @@ class _Design:
         return replace(self, T_values=self.T_values / scale, tx_values=self.tx_values / scale)
 
 
+# Largest integer code the counting factorisation allocates for (one byte per code).
+_DENSE_CODES_MAX = 10**7
+
+
+def _factorise(values: FloatArray, grid: float) -> tuple[FloatArray, NDArray[np.intp]]:
+    """The distinct values, ascending, and each value's position among them.
+
+    Values on a grid of 1/``grid`` (purchase days in days or weeks, counts of days) are counted
+    on that integer grid in linear time; anything else is sorted. At a million customers the
+    three sorts took 0.3-0.4 s, more than the whole optimisation. Exact: a value takes the fast
+    path only if it is reproduced bit for bit by its grid code."""
+    if values.size:
+        codes = np.rint(values * grid)
+        top = float(codes.max())
+        if codes.min() >= 0.0 and top <= _DENSE_CODES_MAX and np.array_equal(codes / grid, values):
+            int_codes = codes.astype(np.intp)
+            present = np.zeros(int(top) + 1, dtype=bool)
+            present[int_codes] = True
+            position = np.cumsum(present, dtype=np.intp) - 1
+            return np.flatnonzero(present) / grid, position[int_codes]
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.ravel()
+
+
 def _design(
-    x: FloatArray, t_x: FloatArray, T: FloatArray, weights: FloatArray, group: bool
+    x: FloatArray,
+    t_x: FloatArray,
+    T: FloatArray,
+    weights: FloatArray,
+    group: bool,
+    time_grid: float = 1.0,
 ) -> _Design:
     """Factorise the columns and, with ``group``, collapse identical (x, t_x, T) rows into one
     row whose weight is the number of customers: with day-granular data a million customers
-    have only a few hundred thousand distinct triples, so the likelihood is evaluated per triple."""
+    have only a few hundred thousand distinct triples, so the likelihood is evaluated per triple.
+    ``time_grid``: time values are usually whole days, i.e. multiples of 1/``time_grid`` units
+    (7 in weeks), which makes the factorisation linear (any value is still exact)."""
     # +0.0 turns -0.0 into 0.0 so equal values are one distinct value.
-    ux, ix = np.unique(x + 0.0, return_inverse=True)
-    uT, iT = np.unique(T + 0.0, return_inverse=True)
-    utx, itx = np.unique(t_x + 0.0, return_inverse=True)
-    ix, iT, itx = ix.ravel(), iT.ravel(), itx.ravel()
+    ux, ix = _factorise(x + 0.0, 1.0)
+    uT, iT = _factorise(T + 0.0, time_grid)
+    utx, itx = _factorise(t_x + 0.0, time_grid)
     w = weights
     if group and x.size:
         n_T, n_tx = uT.size, utx.size
         if ux.size * n_T * n_tx < 2**62:
-            # One int64 key per row: a 1-D unique sorts once, much faster than unique(axis=0).
+            # One int64 key per row, ordered as (x, T, t_x): a 1-D sort, much faster than
+            # unique(axis=0); each distinct key decodes back into its three indices.
             key = (ix.astype(np.int64) * n_T + iT) * n_tx + itx
-            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            if np.all(w == 1.0):  # the usual case: weights are counts, a sort is enough
+                ordered = np.sort(key)
+                starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+                distinct = ordered[starts]
+                w = np.diff(np.r_[starts, key.size]).astype(np.float64)
+            else:
+                distinct, inverse = np.unique(key, return_inverse=True)
+                w = np.bincount(inverse.ravel(), weights=w, minlength=distinct.size)
+            ix, rest = np.divmod(distinct, n_T * n_tx)
+            iT, itx = np.divmod(rest, n_tx)
         else:  # astronomically many distinct values: fall back to row-wise unique
             stacked = np.column_stack([ix, iT, itx])
             _, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
-        w = np.bincount(inverse.ravel(), weights=w, minlength=first.size)
-        ix, iT, itx = ix[first], iT[first], itx[first]
+            w = np.bincount(inverse.ravel(), weights=w, minlength=first.size)
+            ix, iT, itx = ix[first], iT[first], itx[first]
     keep = w > 0
     ix, iT, itx, w = ix[keep], iT[keep], itx[keep], np.asarray(w[keep], dtype=np.float64)
     x_weights = np.bincount(ix, weights=w, minlength=ux.size)
@@ -456,7 +496,7 @@ def fit_bg_nbd(
     if total_T <= 0:
         return result(None, None, False, "no customer has any tenure (T = 0 for all)")
 
-    design = _design(x_c, tx_c, T_c, w, group=group)
+    design = _design(x_c, tx_c, T_c, w, group=group, time_grid=DAYS_PER_UNIT[time_unit])
     # Rescale time so that the optimiser sees parameters of order 1 whatever the unit.
     scale = prior_time
     scaled = design.scaled(scale)
