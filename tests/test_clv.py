@@ -7,7 +7,6 @@ Fader & Hardie (2013) on the CDNOW 1/10 sample, calibration 1997-01-01 .. 1997-0
 from __future__ import annotations
 
 import math
-import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -184,6 +183,36 @@ def test_grouped_fit_equals_the_ungrouped_fit(
     weighted = clv.fit_bg_nbd(gx, gtx, gT, "week", weights=counts)
     assert weighted.params == pytest.approx(bg_fit.params, rel=1e-6)
     assert weighted.customers_fitted == 2357
+
+
+def test_a_fit_started_on_a_sample_reaches_the_full_fit(monkeypatch) -> None:
+    x, t_x, T = simulate_bg_nbd(20_000, 0.4, 25.0, 0.7, 3.0, 730, seed=5)
+    monkeypatch.setattr(clv, "SAMPLE_ROWS", 10**9)
+    full = clv.fit_bg_nbd(x, t_x, T, "day")
+    monkeypatch.setattr(clv, "SAMPLE_ROWS", 1_000)
+    sampled = clv.fit_bg_nbd(x, t_x, T, "day")
+    assert full.converged and sampled.converged, sampled.message
+    assert "Newton steps" not in full.message and "sample" not in full.message
+    assert "on a sample of the rows, then" in sampled.message and "Newton steps" in sampled.message
+    assert sampled.params == pytest.approx(full.params, rel=1e-6)
+    assert sampled.log_likelihood == pytest.approx(full.log_likelihood, abs=1e-6)
+
+
+def test_newton_steps_that_cannot_converge_hand_over_to_lbfgsb() -> None:
+    # A sample whose curvature is wrong by twelve orders of magnitude in one direction: the
+    # Newton steps overshoot, and L-BFGS-B on the whole objective must still find its minimum.
+    target = np.array([0.3, -0.2])
+
+    def whole(v: np.ndarray) -> tuple[float, np.ndarray]:
+        return float((v - target) @ (v - target)), 2.0 * (v - target)
+
+    def misleading_sample(v: np.ndarray) -> tuple[float, np.ndarray]:
+        scale = np.array([1.0, 1e-12])
+        return float(scale @ (v - target) ** 2), 2.0 * scale * (v - target)
+
+    log_params, value, gmax, message = clv._optimise(whole, [(0.0, 0.0)], misleading_sample)
+    assert log_params is not None and message.startswith("L-BFGS-B")
+    assert log_params == pytest.approx(target, abs=1e-6) and gmax < clv.GRAD_TOL
 
 
 def test_day_grid_factorisation_equals_sorting_and_is_exact_off_the_grid() -> None:
@@ -469,13 +498,11 @@ def test_gamma_gamma_with_q_below_one_falls_back() -> None:
 # ------------------------------------------------------------------------------------------
 # scale and parameter recovery
 # ------------------------------------------------------------------------------------------
-def test_many_customers_fit_fast_and_recover_the_truth() -> None:
+def test_many_customers_recover_the_truth() -> None:
+    # Speed is measured by `make bench` (1M customers), not here.
     x, t_x, T = simulate_bg_nbd(200_000, 0.25, 30.0, 0.8, 2.5, 730, seed=7)
-    start = time.perf_counter()
     fit = clv.fit_bg_nbd(x, t_x, T, "day")
-    elapsed = time.perf_counter() - start
     assert fit.converged, fit.message
-    assert elapsed < 5.0  # ~0.2 s on an idle machine; 1M customers take ~1 s
     assert fit.r == pytest.approx(0.25, rel=0.05)
     assert fit.alpha == pytest.approx(30.0, rel=0.08)
     assert fit.a == pytest.approx(0.8, rel=0.1)

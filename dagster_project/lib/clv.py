@@ -71,6 +71,16 @@ LOG_BOUND = 15.0
 # Convergence criterion: largest |gradient| of the *mean* log-likelihood w.r.t. log-parameters.
 GRAD_TOL = 1e-4
 GG_FALLBACK_PSEUDO_PURCHASES = 1.0
+# A BG/NBD design with more distinct rows than twice this is first fitted on a systematic sample
+# of about this many rows; Newton steps on all rows, with the sample's Hessian, finish the fit.
+# At a million customers (604k distinct rows) L-BFGS-B from the usual start took 45 evaluations
+# on all rows (0.56 s); the sample fit and 4-6 Newton steps take ~0.15 s, to the same estimates
+# within 1e-7 (relative).
+SAMPLE_ROWS = 50_000
+# The Newton steps stop at this largest |gradient| (mean log-likelihood, log-parameters), as
+# close as L-BFGS-B's own stopping rule (ftol 1e-14) gets, or when rounding stops progress.
+NEWTON_GTOL = 1e-9
+NEWTON_MAX_STEPS = 25
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,9 +179,17 @@ def _clean_rft(
     """Make (x, t_x, T) usable whatever comes in: non-finite or negative values become 0,
     t_x is clipped into [0, T], and x > 0 with t_x = 0 is allowed (a zero-length history)."""
     x_arr, tx_arr, T_arr = np.broadcast_arrays(_as_float(x), _as_float(t_x), _as_float(T))
-    clean = [np.where(np.isfinite(v) & (v > 0), v, 0.0) for v in (x_arr, tx_arr, T_arr)]
-    x_c, tx_c, T_c = clean
-    return x_c, np.minimum(tx_c, T_c), T_c
+    x_c, tx_c, T_c = (_non_negative(v) for v in (x_arr, tx_arr, T_arr))
+    return x_c, tx_c if np.all(tx_c <= T_c) else np.minimum(tx_c, T_c), T_c
+
+
+def _non_negative(values: FloatArray) -> FloatArray:
+    """``values`` with non-finite and negative entries set to 0. Clean input, the usual case,
+    is returned as it is: a million-row copy costs more than the check, most of it in first
+    touches of fresh memory. Callers never write into the result."""
+    if values.size and values.min() >= 0.0 and np.isfinite(values.max()):
+        return values
+    return np.where(np.isfinite(values) & (values > 0), values, 0.0)
 
 
 def _check_unit(time_unit: str) -> None:
@@ -201,12 +219,54 @@ class _Design:
     T_weights: FloatArray  # total weight per distinct T
     T_xweights: FloatArray  # total weight * x per distinct T
 
+    @classmethod
+    def of(
+        cls,
+        x_values: FloatArray,
+        x_index: NDArray[np.intp],
+        T_values: FloatArray,
+        T_index: NDArray[np.intp],
+        tx_values: FloatArray,
+        tx_index: NDArray[np.intp],
+        weights: FloatArray,
+    ) -> _Design:
+        """A design from factorised rows; the per-value weight totals are derived here."""
+        return cls(
+            x_values,
+            x_index,
+            T_values,
+            T_index,
+            tx_values,
+            tx_index,
+            weights,
+            np.bincount(x_index, weights=weights, minlength=x_values.size),
+            np.bincount(T_index, weights=weights, minlength=T_values.size),
+            np.bincount(T_index, weights=weights * x_values[x_index], minlength=T_values.size),
+        )
+
     @property
     def rows(self) -> int:
         return int(self.weights.size)
 
     def scaled(self, scale: float) -> _Design:
         return replace(self, T_values=self.T_values / scale, tx_values=self.tx_values / scale)
+
+    def sample(self, rows: int) -> _Design:
+        """Every k-th row, about ``rows`` of them, weighted up to the whole design's total
+        weight so that its mean log-likelihood estimates the whole's. Grouped rows are in
+        (x, T, t_x) order, so a systematic sample spans every part of the data."""
+        every = slice(0, None, max(1, math.ceil(self.rows / rows)))
+        w = self.weights[every]
+        w = w * (self.weights.sum() / w.sum())
+        return _Design.of(
+            self.x_values,
+            self.x_index[every],
+            self.T_values,
+            self.T_index[every],
+            self.tx_values,
+            self.tx_index[every],
+            w,
+        )
 
 
 # Largest integer code the counting factorisation allocates for (one byte per code).
@@ -221,15 +281,23 @@ def _factorise(values: FloatArray, grid: float) -> tuple[FloatArray, NDArray[np.
     three sorts took 0.3-0.4 s, more than the whole optimisation. Exact: a value takes the fast
     path only if it is reproduced bit for bit by its grid code."""
     if values.size:
-        codes = np.rint(values * grid)
+        # In place where possible: at a million rows each fresh array costs a few ms of page
+        # faults, more than the arithmetic.
+        codes = np.multiply(values, grid)
+        np.rint(codes, out=codes)
         top = float(codes.max())
-        if codes.min() >= 0.0 and top <= _DENSE_CODES_MAX and np.array_equal(codes / grid, values):
+        on_grid = codes.min() >= 0.0 and top <= _DENSE_CODES_MAX
+        if on_grid:
             int_codes = codes.astype(np.intp)
+            on_grid = np.array_equal(np.divide(codes, grid, out=codes), values)
+        if on_grid:
             present = np.zeros(int(top) + 1, dtype=bool)
             present[int_codes] = True
             position = np.cumsum(present, dtype=np.intp) - 1
             return np.flatnonzero(present) / grid, position[int_codes]
-    distinct, inverse = np.unique(values, return_inverse=True)
+    # +0.0 turns -0.0 into 0.0 so equal values are one distinct value (the grid path already
+    # codes both as 0).
+    distinct, inverse = np.unique(values + 0.0, return_inverse=True)
     return distinct, inverse.ravel()
 
 
@@ -246,28 +314,34 @@ def _design(
     have only a few hundred thousand distinct triples, so the likelihood is evaluated per triple.
     ``time_grid``: time values are usually whole days, i.e. multiples of 1/``time_grid`` units
     (7 in weeks), which makes the factorisation linear (any value is still exact)."""
-    # +0.0 turns -0.0 into 0.0 so equal values are one distinct value.
-    ux, ix = _factorise(x + 0.0, 1.0)
-    uT, iT = _factorise(T + 0.0, time_grid)
-    utx, itx = _factorise(t_x + 0.0, time_grid)
+    ux, ix = _factorise(x, 1.0)
+    uT, iT = _factorise(T, time_grid)
+    utx, itx = _factorise(t_x, time_grid)
     w = weights
     if group and x.size:
         n_T, n_tx = uT.size, utx.size
-        if ux.size * n_T * n_tx < 2**62:
-            # One int64 key per row, ordered as (x, T, t_x): a 1-D sort, much faster than
-            # unique(axis=0); each distinct key decodes back into its three indices.
-            key = (ix.astype(np.int64) * n_T + iT) * n_tx + itx
+        n_keys = ux.size * n_T * n_tx
+        if n_keys < 2**62:
+            # One integer key per row, ordered as (x, T, t_x): a 1-D sort, much faster than
+            # unique(axis=0); each distinct key decodes back into its three indices. 32-bit
+            # keys where they fit (the usual case): sorting them takes half as long (30 against
+            # 62 ms at 1M rows). Built in place, as fresh million-row arrays cost page faults.
+            key = ix.astype(np.int32 if n_keys < 2**31 else np.int64)
+            key *= n_T
+            np.add(key, iT, out=key, casting="unsafe")
+            key *= n_tx
+            np.add(key, itx, out=key, casting="unsafe")
             # The usual case, every weight 1: a plain sort counts them (51 ms at 1M rows,
             # against 85 ms for unique with inverse and bincount).
             if np.all(w == 1.0):
-                ordered = np.sort(key)
-                starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-                distinct = ordered[starts]
+                key.sort()
+                starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+                distinct = key[starts]
                 w = np.diff(np.r_[starts, key.size]).astype(np.float64)
             else:
                 distinct, inverse = np.unique(key, return_inverse=True)
                 w = np.bincount(inverse.ravel(), weights=w, minlength=distinct.size)
-            ix, rest = np.divmod(distinct, n_T * n_tx)
+            ix, rest = np.divmod(distinct.astype(np.intp), n_T * n_tx)
             iT, itx = np.divmod(rest, n_tx)
         else:  # astronomically many distinct values: fall back to row-wise unique
             stacked = np.column_stack([ix, iT, itx])
@@ -276,10 +350,7 @@ def _design(
             ix, iT, itx = ix[first], iT[first], itx[first]
     keep = w > 0
     ix, iT, itx, w = ix[keep], iT[keep], itx[keep], np.asarray(w[keep], dtype=np.float64)
-    x_weights = np.bincount(ix, weights=w, minlength=ux.size)
-    T_weights = np.bincount(iT, weights=w, minlength=uT.size)
-    T_xweights = np.bincount(iT, weights=w * ux[ix], minlength=uT.size)
-    return _Design(ux, ix, uT, iT, utx, itx, w, x_weights, T_weights, T_xweights)
+    return _Design.of(ux, ix, uT, iT, utx, itx, w)
 
 
 def _bg_nbd_ll(
@@ -391,18 +462,96 @@ def _single_threaded_blas(fit: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+Optimum = tuple[FloatArray | None, float, float, str]
+
+
+def _free_gmax(log_params: FloatArray, grad: FloatArray) -> float:
+    """Largest |gradient| where the estimate is not pinned to the search box (only there does
+    the gradient have to vanish)."""
+    free = np.abs(np.abs(log_params) - LOG_BOUND) > 1e-6
+    return float(np.max(np.abs(grad[free]))) if free.any() else 0.0
+
+
+def _hessian(objective: Objective, at: FloatArray, step: float = 1e-5) -> FloatArray:
+    """Hessian by central differences of the analytic gradient, symmetrised."""
+    columns = []
+    for i in range(at.size):
+        shift = np.zeros_like(at)
+        shift[i] = step
+        columns.append((objective(at + shift)[1] - objective(at - shift)[1]) / (2.0 * step))
+    hessian = np.column_stack(columns)
+    return (hessian + hessian.T) / 2.0
+
+
+def _newton(objective: Objective, start: FloatArray, hessian: FloatArray) -> Optimum:
+    """Newton steps from a point near the optimum with an approximate Hessian, which BFGS
+    updates from every step; a backtracking line search keeps each step a descent. Returns the
+    last point with its largest |gradient|; the caller decides whether that is converged.
+
+    Near the optimum the decrease a step promises is below the rounding of the objective, so a
+    step may keep the value within a few ulps: that is progress, judged by the gradient."""
+    log_params = start.copy()
+    value, grad = objective(log_params)
+    noise = 8.0 * np.finfo(np.float64).eps * max(abs(value), 1.0)
+    for step_no in range(NEWTON_MAX_STEPS):
+        gmax = _free_gmax(log_params, grad)
+        if not np.isfinite(value) or value >= 1e300:
+            return None, math.inf, math.inf, "Newton: non-finite objective"
+        if gmax < NEWTON_GTOL:
+            return log_params, value, gmax, f"{step_no} Newton steps"
+        try:
+            direction = -np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            return log_params, value, gmax, "Newton: singular Hessian"
+        slope = float(grad @ direction)
+        if not slope < 0:
+            return log_params, value, gmax, "Newton: no descent direction"
+        length = 1.0
+        while True:
+            trial = log_params + length * direction
+            if np.all(np.abs(trial) < LOG_BOUND):
+                trial_value, trial_grad = objective(trial)
+                if trial_value <= value + 1e-4 * length * slope + noise:
+                    break
+            length /= 2.0
+            if length < 1e-4:
+                return log_params, value, gmax, f"Newton: line search failed after {step_no} steps"
+        s, y = trial - log_params, trial_grad - grad
+        if y @ s > 0:  # BFGS update of the Hessian; skipped where curvature is not positive
+            hs = hessian @ s
+            hessian = hessian - np.outer(hs, hs) / (s @ hs) + np.outer(y, y) / (y @ s)
+        log_params, value, grad = trial, trial_value, trial_grad
+    return log_params, value, _free_gmax(log_params, grad), "Newton: step limit"
+
+
 def _optimise(
-    objective: Callable[[FloatArray], tuple[float, FloatArray]],
+    objective: Objective,
     starts: Sequence[Sequence[float]],
-) -> tuple[FloatArray | None, float, float, str]:
+    sample_objective: Objective | None = None,
+) -> Optimum:
     """L-BFGS-B on log-parameters; returns (log_params, value, max |gradient|, message).
 
     ``objective`` maps log-parameters to (mean negative log-likelihood, its gradient).
 
     Further starts are tried only when a run ends without a vanishing gradient (the BG/NBD
     surface has a flat ridge, a and b large together, where a run can stall); the best run wins.
+
+    With ``sample_objective`` (the same likelihood on a sample of the rows) the starts are run
+    on the sample instead, and Newton steps with the sample's Hessian take its optimum to the
+    whole's; only if they do not converge does L-BFGS-B run on all rows, from where they got to.
     """
-    best: tuple[FloatArray | None, float, float, str] = (None, math.inf, math.inf, "no start")
+    if sample_objective is not None:
+        sample_params, _, _, sample_message = _optimise(sample_objective, starts)
+        if sample_params is not None:
+            hessian = _hessian(sample_objective, sample_params)
+            result = _newton(objective, sample_params, hessian)
+            if result[0] is not None and result[2] < GRAD_TOL:
+                message = f"{sample_message} on a sample of the rows, then {result[3]} on all"
+                return result[0], result[1], result[2], message
+            if result[0] is not None:
+                starts = [tuple(result[0]), *starts]
+    best: Optimum = (None, math.inf, math.inf, "no start")
     dim = len(starts[0])
     bounds = [(-LOG_BOUND, LOG_BOUND)] * dim
     for start in starts:
@@ -421,11 +570,9 @@ def _optimise(
         value, grad = objective(res.x)
         if not np.isfinite(value) or value >= 1e300 or not np.all(np.isfinite(grad)):
             continue
-        # The gradient only has to vanish where the estimate is not pinned to the search box.
-        free = np.abs(np.abs(res.x) - LOG_BOUND) > 1e-6
-        gmax = float(np.max(np.abs(grad[free]))) if free.any() else 0.0
+        gmax = _free_gmax(res.x, grad)
         if value < best[1] - 1e-12 or (best[0] is not None and gmax < best[2] and value <= best[1]):
-            best = (res.x.copy(), float(value), gmax, str(res.message))
+            best = (res.x.copy(), float(value), gmax, f"L-BFGS-B: {res.message.strip(' :')}")
         if best[2] < GRAD_TOL:
             break
     return best
@@ -503,22 +650,28 @@ def fit_bg_nbd(
     scale = prior_time
     scaled = design.scaled(scale)
 
-    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-        with np.errstate(all="ignore"):
-            ll, grad = _bg_nbd_ll(np.exp(log_params), scaled, with_grad=True)
-            assert grad is not None
-            value, gradient = -ll / total_w, -grad / total_w
-        if not np.isfinite(value):
-            return 1e300, np.zeros_like(log_params)
-        return value, np.nan_to_num(gradient, nan=0.0, posinf=0.0, neginf=0.0)
+    def objective_on(d: _Design) -> Objective:
+        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+            with np.errstate(all="ignore"):
+                ll, grad = _bg_nbd_ll(np.exp(log_params), d, with_grad=True)
+                assert grad is not None
+                value, gradient = -ll / total_w, -grad / total_w
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(log_params)
+            return value, np.nan_to_num(gradient, nan=0.0, posinf=0.0, neginf=0.0)
 
+        return objective
+
+    sample = scaled.sample(SAMPLE_ROWS) if scaled.rows > 2 * SAMPLE_ROWS else None
     mean_rate_scaled = max(rate_pop * scale, 1e-6)
     starts = [
         (0.0, 0.0, 0.0, 0.0),
         (0.0, -math.log(mean_rate_scaled), 0.0, math.log(3.0)),
         (math.log(0.5), math.log(0.5 / mean_rate_scaled), math.log(0.5), math.log(5.0)),
     ]
-    log_params, _value, gmax, opt_message = _optimise(objective, starts)
+    log_params, _value, gmax, opt_message = _optimise(
+        objective_on(scaled), starts, objective_on(sample) if sample is not None else None
+    )
     if log_params is None:
         return result(None, None, False, f"optimiser failed: {opt_message}")
 
@@ -535,7 +688,9 @@ def fit_bg_nbd(
     ]
     converged = gmax < GRAD_TOL
     message = "converged" if converged else f"not converged (max |gradient| {gmax:.2g})"
-    message += f" (L-BFGS-B: {opt_message.strip(' :')}); {design.rows} distinct (x, t_x, T) rows"
+    message += f" ({opt_message}); {design.rows} distinct (x, t_x, T) rows"
+    if sample is not None:
+        message += f", a sample of {sample.rows} of them fitted first"
     if at_bound:
         message += f"; at the search bound: {', '.join(at_bound)} (flat likelihood)"
     return result(params, ll_total, converged, message)
@@ -878,7 +1033,7 @@ def fit_gamma_gamma(
         return fallback("optimiser returned non-finite estimates")
     if gmax >= GRAD_TOL:
         return fallback(
-            f"not converged (max |gradient| {gmax:.2g}; L-BFGS-B: {opt_message.strip(' :')})",
+            f"not converged (max |gradient| {gmax:.2g}; {opt_message})",
             params,
             ll_total,
         )
@@ -893,7 +1048,7 @@ def fit_gamma_gamma(
         log_likelihood=ll_total,
         customers_fitted=n,
         converged=True,
-        message=f"converged (L-BFGS-B: {opt_message.strip(' :')})",
+        message=f"converged ({opt_message})",
         fallback=None,
         population_mean=p * params[2] / (q - 1.0),
     )
