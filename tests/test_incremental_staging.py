@@ -272,7 +272,8 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     assert _web_activity_changes(third_log) == {}
     assert _table_digest(tmp_path / "incremental") == before
 
-    # The erasure nulls the customer's counts in place; the next build rebuilds their days.
+    # The erasure nulls the customer's counts in place and lists for the next build what that
+    # moved: their days' anonymous rows (not the days whole: it renews their fingerprints).
     con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"))
     try:
         erased = apply_erasure(con, SuppressionStore(tmp_path / "privacy"), tmp_path / "exports")
@@ -303,8 +304,17 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
         ("web_events/web_events_2026-08.csv", None),
         ("web_events/web_events_zz-late.csv", "duplicate row"),
     ]
-    assert set(_web_activity_changes(fourth_log)) == {"day"}
+    # The late duplicate adds no counts: what the build rebuilds is what the erasure moved.
+    assert set(_web_activity_changes(fourth_log)) == {"anonymous_day"}
     _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
+    con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"), read_only=True)
+    try:
+        handed_over = con.sql(
+            "select count(*) from intermediate.int_web__activity_changes__erased"
+        ).fetchall()
+    finally:
+        con.close()
+    assert handed_over == [(0,)]  # the build took the erasure's changes over
 
 
 def _loads(dbt_log: str) -> dict[str, str]:

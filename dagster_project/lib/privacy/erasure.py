@@ -20,8 +20,9 @@ Per layer (see the README, "Right to be forgotten"):
 - marts: `dim_customers`, merges, splits, triggers and prospect scores lose the person's rows;
   `fct_orders` and `fct_web_activity` keep the rows with customer_id null
   (the daily web counts then sit beside the anonymous ones of the same day, type and device
-  until the next dbt build rebuilds those days: the counts' nulled keys change the days'
-  fingerprints);
+  until the next dbt build rebuilds those days' anonymous rows, and the rows of every other
+  customer the nulled keys named: the erasure lists them for it, and renews the day
+  fingerprints the mart remembers, so that the days are not rebuilt whole);
 - past snapshots (`customer_scores`, `customer_segments`, and the internal per-month purchase
   facts `model.customer_purchase_facts`, every month): the customer_id is
   replaced by a random tombstone (`erased_<16 hex>`), so every published aggregate (segment
@@ -103,6 +104,17 @@ ANONYMISED_TABLES = {
     ("marts", "fct_web_activity"),
     ("intermediate", "int_web__daily_key_activity"),
 }
+# fct_web_activity is incremental (dbt/macros/marts/incremental_by_changed_customers.sql): it
+# remembers the day fingerprints of the web counts and the keys it was built from, and rebuilds
+# the days whose counts changed. Anonymising counts changes their days' fingerprints, and a
+# month's erasures touch every day of the history: the next build rebuilt the whole mart
+# (37 s at a million customers). So the erasure renews those days' remembered fingerprints and
+# hands the next build what its nulling moved (the plan model reads it, the post-hook clears it).
+WEB_COUNTS = ("intermediate", "int_web__daily_key_activity")
+WEB_FINGERPRINTS = ("intermediate", "int_web__daily_activity_fingerprints")  # a view
+WEB_BUILT_DAYS = ("intermediate", "int_web__activity_changes__built_days")
+WEB_BUILT_KEYS = ("intermediate", "int_web__activity_changes__built_keys")
+WEB_ERASED_CHANGES = ("intermediate", "int_web__activity_changes__erased")
 SCANNED_SCHEMAS = ("staging", "intermediate", "marts", "model")
 LAYERS = (
     "staging_rows",
@@ -450,15 +462,92 @@ def _apply_to_table(
         redacted_record = (
             f"case when t.quarantine_record is null then null else '{REDACTED_RECORD}' end"
         )
+        web_memory = (schema, table) == WEB_COUNTS and _hand_web_changes_to_next_build(
+            con, relation
+        )
         _rewrite_hit_rows(
             con,
             relation,
             columns,
             {c: redacted_record if c == "quarantine_record" else "null" for c in cleared},
         )
+        if web_memory:
+            _renew_web_fingerprints(con)
     else:
         con.execute(f"delete from {relation} where rowid in (select rid from _hits)")
     return per_request, quarantined
+
+
+def _name(relation: tuple[str, str]) -> str:
+    return ".".join(_quote(part) for part in relation)
+
+
+def _hand_web_changes_to_next_build(con: duckdb.DuckDBPyConnection, counts: str) -> bool:
+    """Before the `_hits` web counts are anonymised: keep their days' fingerprints as they are
+    now, and list for fct_web_activity's next build what the nulling moves - the counts' days
+    (their anonymous rows) and every customer either key of a count had when the mart was built
+    (a superset of the customer it was counted for; the erased ones' rows are nulled in the mart
+    already and go with the anonymous days). False when the mart has no memory yet: its next
+    build is a full one."""
+    if not all(
+        table_exists(con, *relation)
+        for relation in (WEB_FINGERPRINTS, WEB_BUILT_DAYS, WEB_BUILT_KEYS)
+    ):
+        return False
+    hit_counts = f"(select * from {counts} where rowid in (select rid from _hits))"
+    con.execute(
+        f"""
+        create or replace temp table _web_days_before as
+        select * from {_name(WEB_FINGERPRINTS)}
+        where activity_date in (select activity_date from {hit_counts})
+        """
+    )
+    con.execute(
+        f"create table if not exists {_name(WEB_ERASED_CHANGES)} "
+        "(change varchar, activity_date date, customer_id varchar)"
+    )
+    keys = _name(WEB_BUILT_KEYS)
+    con.execute(
+        f"""
+        insert into {_name(WEB_ERASED_CHANGES)}
+        with hit_counts as {hit_counts},
+        customers as (
+            select keys.customer_id from hit_counts
+            inner join {keys} as keys on keys.node_key = 'account:' || hit_counts.shop_account_id
+            union
+            select keys.customer_id from hit_counts
+            inner join {keys} as keys on keys.node_key = 'email:' || hit_counts.email_normalized
+        )
+        select distinct 'anonymous_day', activity_date, null from hit_counts
+        union
+        select 'customer', null, customer_id from customers
+        where customer_id not in (select customer_id from _erasure_ids)
+        except
+        select change, activity_date, customer_id from {_name(WEB_ERASED_CHANGES)}
+        """
+    )
+    return True
+
+
+def _renew_web_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
+    """After the web counts are anonymised: the mart remembers the days' new fingerprints, where
+    it remembered their fingerprints before (else those days are rebuilt whole, as they were
+    out of step already)."""
+    con.execute(
+        f"""
+        update {_name(WEB_BUILT_DAYS)} as built
+        set key_rows = now.key_rows, events = now.events, fingerprint = now.fingerprint
+        from (
+            select * from {_name(WEB_FINGERPRINTS)}
+            where activity_date in (select activity_date from _web_days_before)
+        ) as now, _web_days_before as before
+        where built.activity_date = now.activity_date
+            and before.activity_date = now.activity_date
+            and built.key_rows = before.key_rows
+            and built.events = before.events
+            and built.fingerprint = before.fingerprint
+        """
+    )
 
 
 def _rewrite_hit_rows(

@@ -22,14 +22,25 @@
     The `customer_days` strategy deletes the rows `customer_days_changed` names and inserts the
     rebuilt ones. No memory yet, or a changed SQL of the mart, rebuilds it in full.
 
-    Erasure nulls customer_id in the mart in place and the account and e-mail of the counts:
-    the days of those counts get another fingerprint, so the next build rebuilds them. It
+    Erasure nulls customer_id in the mart in place and the account and e-mail of the counts
+    (dagster_project/lib/privacy/erasure.py). Those days get another fingerprint; rebuilding
+    them whole would rebuild every day of the history each month at a million customers, as
+    erasures arrive every month. So the erasure renews the remembered fingerprints of those days
+    (from the fingerprint view, when the memory was in step with it) and lists what its nulling
+    moved in <plan>__erased: `anonymous_day` for the days of the counts, `customer` for every
+    other customer of their keys. The plan takes these over and the post-hook clears them. It
     deletes the erased person's remembered keys, as it does every row naming them.
 -#}
 
 {#- A relation that remembers what the mart was last built from; `kind` is days or keys. -#}
 {% macro customer_days_memory(plan_relation, kind) -%}
     {{ return(plan_relation.incorporate(path={'identifier': plan_relation.identifier ~ '__built_' ~ kind})) }}
+{%- endmacro %}
+
+{#- The changes an erasure made since the last build (see above): change, activity_date,
+    customer_id, as in the plan. -#}
+{% macro customer_days_erased(plan_relation) -%}
+    {{ return(plan_relation.incorporate(path={'identifier': plan_relation.identifier ~ '__erased'})) }}
 {%- endmacro %}
 
 {#- True when the calling mart is built from every row: first build, full refresh, no memory,
@@ -88,6 +99,10 @@
     select *, '{{ segmentwerk.model_rules_version() }}' as rules_version from {{ day_fingerprints }};
     create or replace table {{ segmentwerk.customer_days_memory(plan_relation, 'keys') }} as
     select node_key, customer_id from {{ identified_keys }}
+    {%- set erased = segmentwerk.customer_days_erased(plan_relation) %}
+    {%- if load_relation(erased) is not none %};
+    delete from {{ erased }}
+    {%- endif %}
 {%- endmacro %}
 
 {#- The customer of web counts by their keys: the account's, else the e-mail's. `counts` is the

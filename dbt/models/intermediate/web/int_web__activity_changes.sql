@@ -9,14 +9,20 @@
     change: each is rebuilt, or its day as anonymous activity when it has none.
 
     A 'planned' row names the dbt invocation that made the plan: the mart trusts only a plan of
-    its own invocation (built after its inputs), else it rebuilds in full. -#}
+    its own invocation (built after its inputs), else it rebuilds in full.
+    An erasure anonymises counts after a build; it renews the remembered fingerprints of their
+    days and lists the customers and anonymous days whose rows that moved in
+    `<this>__erased`, which this plan takes over (a day is then not rebuilt whole: at a million
+    customers a month's erasures touched every day of the history). -#}
 -- depends_on: {{ ref('int_web__daily_activity_fingerprints') }}
 -- depends_on: {{ ref('int_web__daily_key_activity') }}
 -- depends_on: {{ ref('int_identity__identified_keys') }}
 {%- set built_days = segmentwerk.customer_days_memory(this, 'days') -%}
 {%- set built_keys = segmentwerk.customer_days_memory(this, 'keys') -%}
+{%- set erased = segmentwerk.customer_days_erased(this) -%}
 {%- set remembered = execute and load_relation(built_days) is not none
     and load_relation(built_keys) is not none -%}
+{%- set erasure_changes = execute and load_relation(erased) is not none -%}
 {%- if remembered %}
 
 with
@@ -90,15 +96,19 @@ changed_anonymous_days as (
 
 final as (
     select 'planned' as change, cast(null as date) as activity_date, cast(null as {{ dbt.type_string() }}) as customer_id
-    union all
+    union
     select 'day' as change, activity_date, cast(null as {{ dbt.type_string() }}) as customer_id
     from changed_days
-    union all
+    union
     select 'customer' as change, cast(null as date) as activity_date, customer_id
     from changed_customers
-    union all
+    union
     select 'anonymous_day' as change, activity_date, cast(null as {{ dbt.type_string() }}) as customer_id
     from changed_anonymous_days
+    {%- if erasure_changes %}
+    union
+    select change, activity_date, customer_id from {{ erased }}
+    {%- endif %}
 )
 
 select *, '{{ invocation_id }}' as planned_in from final

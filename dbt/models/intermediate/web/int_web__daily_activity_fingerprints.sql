@@ -1,8 +1,13 @@
 {#- One row per day of the daily key counts: how many count rows and events it has, and a
     fingerprint of its rows (macros/utils/group_fingerprint.sql). fct_web_activity remembers the
     fingerprints it was built from; a day whose fingerprint changed since - new or re-read
-    files, removed files, counts anonymised by an erasure - is rebuilt there
-    (macros/marts/incremental_by_changed_customers.sql). One pass over the counts, ~700 rows. -#}
+    files, removed files - is rebuilt there (macros/marts/incremental_by_changed_customers.sql).
+    One pass over the counts, ~700 rows.
+
+    A view, not a table: the erasure reads it right after anonymising counts, to renew the
+    fingerprints the mart remembers for those days (it hands their changes to the next build
+    itself), with this definition and no second copy of it. -#}
+{{ config(materialized='view') }}
 with
 
 daily_key_activity as (
