@@ -463,7 +463,29 @@ def _single_threaded_blas(fit: Callable[P, R]) -> Callable[P, R]:
 
 
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+D = TypeVar("D")
 Optimum = tuple[FloatArray | None, float, float, str]
+
+
+def _mean_nll_objective(
+    log_likelihood: Callable[[Sequence[float], D, bool], tuple[float, FloatArray | None]],
+    data: D,
+    total_weight: float,
+) -> Objective:
+    """What the optimiser minimises: the mean negative log-likelihood of ``data`` and its
+    gradient, both w.r.t. the log-parameters. A non-finite value becomes a wall (1e300) that
+    the line search backs off from."""
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        with np.errstate(all="ignore"):
+            ll, grad = log_likelihood(np.exp(log_params), data, True)
+            assert grad is not None
+            value, gradient = -ll / total_weight, -grad / total_weight
+        if not np.isfinite(value):
+            return 1e300, np.zeros_like(log_params)
+        return value, np.nan_to_num(gradient, nan=0.0, posinf=0.0, neginf=0.0)
+
+    return objective
 
 
 def _free_gmax(log_params: FloatArray, grad: FloatArray) -> float:
@@ -651,16 +673,7 @@ def fit_bg_nbd(
     scaled = design.scaled(scale)
 
     def objective_on(d: _Design) -> Objective:
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            with np.errstate(all="ignore"):
-                ll, grad = _bg_nbd_ll(np.exp(log_params), d, with_grad=True)
-                assert grad is not None
-                value, gradient = -ll / total_w, -grad / total_w
-            if not np.isfinite(value):
-                return 1e300, np.zeros_like(log_params)
-            return value, np.nan_to_num(gradient, nan=0.0, posinf=0.0, neginf=0.0)
-
-        return objective
+        return _mean_nll_objective(_bg_nbd_ll, d, total_w)
 
     sample = scaled.sample(SAMPLE_ROWS) if scaled.rows > 2 * SAMPLE_ROWS else None
     mean_rate_scaled = max(rate_pop * scale, 1e-6)
@@ -1012,15 +1025,7 @@ def fit_gamma_gamma(
 
     data = _GgData.of(xs, ms_s)
 
-    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-        with np.errstate(all="ignore"):
-            ll, grad = _gg_ll(np.exp(log_params), data, with_grad=True)
-            assert grad is not None
-            value, gradient = -ll / n, -grad / n
-        if not np.isfinite(value):
-            return 1e300, np.zeros_like(log_params)
-        return value, np.nan_to_num(gradient, nan=0.0, posinf=0.0, neginf=0.0)
-
+    objective = _mean_nll_objective(_gg_ll, data, n)
     # Method-of-moments flavoured starts: q > 1 and p*gamma/(q-1) = 1 (the scaled mean).
     starts = [(0.0, math.log(2.0), 0.0), (math.log(5.0), math.log(4.0), math.log(0.6)), (0, 0, 0)]
     log_params, _value, gmax, opt_message = _optimise(objective, starts)
