@@ -232,34 +232,42 @@ def _attribute_lifts(con: duckdb.DuckDBPyConnection, month: date, presence: str)
         with memberships as ({_MEMBERSHIPS}),
         dimensions as ({_DIMENSIONS}),
         {_ATTRIBUTES},
-        known as (
-            select distinct customer_id, attribute from attributes
-            union
-            select customer_id, attribute
-            from population cross join (values {presence}) as presence (attribute)
-        ),
+        presence (attribute) as (values {presence}),
         segment_sizes as (
             select dimension, segment, count(*) as segment_customers
             from memberships group by all
-        ),
-        known_in_segment as (
-            select {_PER_DIMENSION}, k.attribute, count(*) as known_customers
-            from known as k
-            inner join dimensions using (customer_id)
-            group by grouping sets ({_SETS.format(extra="k.attribute")})
-        ),
-        base as (
-            select a.attribute, a.value, count(*) / any_value(k.known_customers) as share_in_base
-            from attributes as a
-            inner join (select attribute, count(*) as known_customers from known group by all)
-                as k using (attribute)
-            group by all
         ),
         held as (
             select {_PER_DIMENSION}, a.attribute, a.value, count(*) as customers
             from attributes as a
             inner join dimensions using (customer_id)
             group by grouping sets ({_SETS.format(extra="a.attribute, a.value")})
+        ),
+        -- Who has the attribute known. Every other attribute has one value per customer (one
+        -- row of dim_customers or of the facts), so its known customers are the holders of
+        -- any value; presence attributes are known for the whole population. Counted so, not
+        -- as distinct (customer, attribute) pairs: at 1M customers those DISTINCTs over ~10M
+        -- attribute rows were most of this query.
+        known_in_segment as (
+            select dimension, segment, attribute, sum(customers) as known_customers
+            from held where attribute not in (select attribute from presence)
+            group by all
+            union all
+            select z.dimension, z.segment, p.attribute, z.segment_customers
+            from segment_sizes as z cross join presence as p
+        ),
+        known_in_base as (
+            select attribute, count(*) as known_customers
+            from attributes where attribute not in (select attribute from presence)
+            group by all
+            union all
+            select attribute, (select count(*) from population) from presence
+        ),
+        base as (
+            select a.attribute, a.value, count(*) / any_value(k.known_customers) as share_in_base
+            from attributes as a
+            inner join known_in_base as k using (attribute)
+            group by all
         )
         select
             h.dimension,
