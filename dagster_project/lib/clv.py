@@ -1102,8 +1102,8 @@ def _distinct_pairs(
 ) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
     """Distinct (x, T) pairs, ordered as (x, T), and per row the index of its pair; T is
     factorised on the day grid as in ``_design``."""
-    ux, ix = _factorise(x + 0.0, 1.0)
-    uT, iT = _factorise(T + 0.0, time_grid)
+    ux, ix = _factorise(x, 1.0)
+    uT, iT = _factorise(T, time_grid)
     key = ix.astype(np.int64) * uT.size + iT  # < n^2, no overflow
     distinct, inverse = np.unique(key, return_inverse=True)
     pair_x, pair_T = np.divmod(distinct, uT.size)
