@@ -346,6 +346,11 @@ def publish_warehouse(
 
     con = duckdb.connect(str(build_db), read_only=True)
     try:
+        # A published table is a set: no reader may rely on its row order (the views filter by
+        # version, BI tools sort what they show). Not keeping the build's order lets DuckDB
+        # encode the Parquet row groups in parallel: at a million customers fct_web_activity's
+        # copy went 9.8-16.4 s -> 7.9-8.5 s and customer_scores' 7.3-8.3 s -> 5.1-5.5 s.
+        con.execute("set preserve_insertion_order = false")
         tables = _list_tables(con)
         _check_no_personal_columns(tables)
         row_counts: dict[str, int] = {}
