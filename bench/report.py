@@ -163,11 +163,13 @@ def write_markdown(result: dict, path: Path) -> None:
             for k, x in sorted(s.get("dbt_node_s", {}).items(), key=lambda kv: -kv[1])
         )
         top = sorted(s.get("steps", []), key=lambda r: -r["wall_s"])[:8]
+        nodes = ", ".join(f"`{r['node']}` {r['s']:.1f} s" for r in s.get("dbt_slowest_nodes", []))
         lines += [
             f"**{run['customers']:,} customers, {what}** — stages: {stages or '–'}",
             "",
             f"dbt nodes: {dbt or '–'}",
             "",
+            *([f"slowest dbt nodes: {nodes}", ""] if nodes else []),
             "slowest steps: " + ", ".join(f"`{r['step']}` {r['wall_s']:.1f} s" for r in top),
             "",
         ]

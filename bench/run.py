@@ -102,15 +102,16 @@ def step_stats(dagster_home: Path) -> list[dict]:
     return rows
 
 
-def dbt_node_times(run_log: Path, offset: int = 0) -> dict[str, float]:
-    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests),
-    from the run log after `offset` (the log grows with every run on the same warehouse)."""
-    totals: dict[str, float] = {}
+def _dbt_node_lines(run_log: Path, offset: int) -> list[tuple[str, str, float]]:
+    """(layer, node, seconds) of every finished dbt node in the run log after `offset` (the
+    log grows with every run on the same warehouse); layer is staging, intermediate, marts,
+    audit or tests."""
     if not run_log.exists():
-        return totals
+        return []
     with run_log.open("rb") as f:
         f.seek(offset)
         text = re.sub(r"\x1b\[[0-9;]*m", "", f.read().decode(errors="replace"))
+    lines = []
     for m in re.finditer(
         r"(START|OK created|PASS|WARN|ERROR|FAIL)\S* (?:sql \w+ model |test )?"
         r"(\S+) \.* \[\w+.*? in ([0-9.]+)s\]",
@@ -122,8 +123,27 @@ def dbt_node_times(run_log: Path, offset: int = 0) -> dict[str, float]:
             if m.group(1) in ("PASS", "WARN", "FAIL") or "." not in name
             else name.split(".")[0]
         )
-        totals[layer] = round(totals.get(layer, 0.0) + float(m.group(3)), 2)
+        lines.append((layer, name, float(m.group(3))))
+    return lines
+
+
+def dbt_node_times(run_log: Path, offset: int = 0) -> dict[str, float]:
+    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests),
+    from the run log after `offset`."""
+    totals: dict[str, float] = {}
+    for layer, _, seconds in _dbt_node_lines(run_log, offset):
+        totals[layer] = round(totals.get(layer, 0.0) + seconds, 2)
     return totals
+
+
+def slowest_dbt_nodes(run_log: Path, offset: int = 0, n: int = 12) -> list[dict]:
+    """The `n` dbt nodes (models and tests) with the most of dbt's own time in the run log
+    after `offset`: where a layer's total goes, without digging through the log."""
+    per_node: dict[str, float] = {}
+    for _, name, seconds in _dbt_node_lines(run_log, offset):
+        per_node[name] = per_node.get(name, 0.0) + seconds
+    ranked = sorted(per_node.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [{"node": name, "s": round(seconds, 2)} for name, seconds in ranked]
 
 
 def link_landing_months(landing: Path, target: Path, keep: Callable[[str], bool]) -> Path:
@@ -164,6 +184,7 @@ def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | Non
     out["stages_wall_s"] = stage_totals(steps)
     out["steps"] = steps
     out["dbt_node_s"] = dbt_node_times(run_log, log_offset)
+    out["dbt_slowest_nodes"] = slowest_dbt_nodes(run_log, log_offset)
     out["rss_timeline_mb"] = m.samples
     out["warehouse"] = str(work)
     return out

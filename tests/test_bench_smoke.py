@@ -56,6 +56,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
             assert run[tool][key] > 0, (tool, key)
     assert run["segmentwerk"]["returncode"] == 0
     assert run["segmentwerk"]["stages_wall_s"]["dbt_unification"] > 0
+    slowest = run["segmentwerk"]["dbt_slowest_nodes"]
+    assert slowest and slowest[0]["s"] >= slowest[-1]["s"] > 0
     # the three implementations agree on the unified customers with purchases
     assert run["pandas_reference"]["result"]["customers"] == run["floor"]["result"]["customers"]
     ours = run["clv"]["segmentwerk"]
@@ -66,6 +68,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert lt["available"] is False or lt["max_rel_diff_vs_segmentwerk"] < 0.01
     text = docs.read_text()
     assert "| 500 |" in text and "segmentwerk, one month" in text
+    assert "slowest dbt nodes: `" in text
     # the aggregation step against the floor: a ratio, not a dash
     section = text.split("## Ratios")[1].split("\n## ")[0]
     (ratios,) = [line for line in section.splitlines() if line.startswith("| 500 |")]
@@ -75,7 +78,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
 
 def test_dbt_node_times_reads_only_the_run_after_the_offset(tmp_path: Path) -> None:
     """Runs on one warehouse append to one log; each run's figures are its own lines."""
-    from bench.run import dbt_node_times
+    from bench.run import dbt_node_times, slowest_dbt_nodes
 
     log = tmp_path / "segmentwerk-run.log"
     first = (
@@ -89,6 +92,11 @@ def test_dbt_node_times_reads_only_the_run_after_the_offset(tmp_path: Path) -> N
         )
     assert dbt_node_times(log) == {"staging": 34.5, "tests": 2.0}
     assert dbt_node_times(log, offset) == {"staging": 4.5}
+    assert slowest_dbt_nodes(log) == [
+        {"node": "staging.base_web__events", "s": 34.5},
+        {"node": "unique_x", "s": 2.0},
+    ]
+    assert slowest_dbt_nodes(log, offset, n=1) == [{"node": "staging.base_web__events", "s": 4.5}]
 
 
 def test_the_loaded_warehouse_gets_the_last_month_later(tmp_path: Path) -> None:
