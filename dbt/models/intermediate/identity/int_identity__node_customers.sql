@@ -5,16 +5,8 @@ groups as (
     select * from {{ ref('int_identity__customer_groups') }}
 ),
 
-registry as (
-    select * from {{ ref('int_identity__customer_id_registry') }}
-),
-
-ranked_registry as (
-    select
-        node_key,
-        customer_id,
-        row_number() over (partition by node_key order by assigned_at desc, customer_id) as recency_rank
-    from registry
+registry_history as (
+    select * from {{ ref('int_identity__registry_history') }}
 ),
 
 final as (
@@ -23,11 +15,12 @@ final as (
         groups.node_type,
         groups.group_key,
         groups.group_has_crm,
-        ranked_registry.customer_id
+        registry_history.customer_id
     from groups
-    inner join ranked_registry
-        on ranked_registry.node_key = groups.node_key
-        and ranked_registry.recency_rank = 1
+    -- recency_rank 1: the key's current customer (the history ranks every assignment once)
+    inner join registry_history
+        on registry_history.node_key = groups.node_key
+        and registry_history.recency_rank = 1
 )
 
 select * from final
