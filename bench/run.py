@@ -102,7 +102,10 @@ def step_stats(dagster_home: Path) -> list[dict]:
     return rows
 
 
-def _dbt_node_lines(run_log: Path, offset: int) -> list[tuple[str, str, float]]:
+DbtNodeLine = tuple[str, str, float]  # (layer, node, seconds)
+
+
+def dbt_node_lines(run_log: Path, offset: int = 0) -> list[DbtNodeLine]:
     """(layer, node, seconds) of every finished dbt node in the run log after `offset` (the
     log grows with every run on the same warehouse); layer is staging, intermediate, marts,
     audit or tests."""
@@ -127,20 +130,19 @@ def _dbt_node_lines(run_log: Path, offset: int) -> list[tuple[str, str, float]]:
     return lines
 
 
-def dbt_node_times(run_log: Path, offset: int = 0) -> dict[str, float]:
-    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests),
-    from the run log after `offset`."""
+def dbt_node_times(lines: list[DbtNodeLine]) -> dict[str, float]:
+    """Sum of dbt's own per-node times by layer (staging, intermediate, marts, audit, tests)."""
     totals: dict[str, float] = {}
-    for layer, _, seconds in _dbt_node_lines(run_log, offset):
+    for layer, _, seconds in lines:
         totals[layer] = round(totals.get(layer, 0.0) + seconds, 2)
     return totals
 
 
-def slowest_dbt_nodes(run_log: Path, offset: int = 0, n: int = 12) -> list[dict]:
-    """The `n` dbt nodes (models and tests) with the most of dbt's own time in the run log
-    after `offset`: where a layer's total goes, without digging through the log."""
+def slowest_dbt_nodes(lines: list[DbtNodeLine], n: int = 12) -> list[dict]:
+    """The `n` dbt nodes (models and tests) with the most of dbt's own time: where a layer's
+    total goes, without digging through the log."""
     per_node: dict[str, float] = {}
-    for _, name, seconds in _dbt_node_lines(run_log, offset):
+    for _, name, seconds in lines:
         per_node[name] = per_node.get(name, 0.0) + seconds
     ranked = sorted(per_node.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
     return [{"node": name, "s": round(seconds, 2)} for name, seconds in ranked]
@@ -183,8 +185,9 @@ def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | Non
     steps = step_stats(home)
     out["stages_wall_s"] = stage_totals(steps)
     out["steps"] = steps
-    out["dbt_node_s"] = dbt_node_times(run_log, log_offset)
-    out["dbt_slowest_nodes"] = slowest_dbt_nodes(run_log, log_offset)
+    node_lines = dbt_node_lines(run_log, log_offset)  # the log is read once for both
+    out["dbt_node_s"] = dbt_node_times(node_lines)
+    out["dbt_slowest_nodes"] = slowest_dbt_nodes(node_lines)
     out["rss_timeline_mb"] = m.samples
     out["warehouse"] = str(work)
     return out

@@ -78,7 +78,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
 
 def test_dbt_node_times_reads_only_the_run_after_the_offset(tmp_path: Path) -> None:
     """Runs on one warehouse append to one log; each run's figures are its own lines."""
-    from bench.run import dbt_node_times, slowest_dbt_nodes
+    from bench.run import dbt_node_lines, dbt_node_times, slowest_dbt_nodes
 
     log = tmp_path / "segmentwerk-run.log"
     first = (
@@ -90,13 +90,14 @@ def test_dbt_node_times_reads_only_the_run_after_the_offset(tmp_path: Path) -> N
         f.write(
             "1 of 2 OK created sql incremental model staging.base_web__events ... [OK in 4.50s]\n"
         )
-    assert dbt_node_times(log) == {"staging": 34.5, "tests": 2.0}
-    assert dbt_node_times(log, offset) == {"staging": 4.5}
-    assert slowest_dbt_nodes(log) == [
+    whole, after_offset = dbt_node_lines(log), dbt_node_lines(log, offset)
+    assert dbt_node_times(whole) == {"staging": 34.5, "tests": 2.0}
+    assert dbt_node_times(after_offset) == {"staging": 4.5}
+    assert slowest_dbt_nodes(whole) == [
         {"node": "staging.base_web__events", "s": 34.5},
         {"node": "unique_x", "s": 2.0},
     ]
-    assert slowest_dbt_nodes(log, offset, n=1) == [{"node": "staging.base_web__events", "s": 4.5}]
+    assert slowest_dbt_nodes(after_offset, n=1) == [{"node": "staging.base_web__events", "s": 4.5}]
 
 
 def test_the_loaded_warehouse_gets_the_last_month_later(tmp_path: Path) -> None:
