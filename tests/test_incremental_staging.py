@@ -8,8 +8,9 @@ old events in new files (an identical copy that sorts first, a conflicting one t
 last), an order that arrives after its line, and a corrected fx rate for a past day.
 
 Downstream, fct_web_activity rebuilds only the days and customers whose inputs changed
-(dbt/macros/marts/incremental_by_changed_customers.sql); it must equal a full refresh on the
-same warehouse (a separate full build mints other customer ids). The second load also makes an
+(dbt/macros/marts/incremental_by_changed_customers.sql), and int_identity__order_records decides
+again only the orders whose own row or keys changed; each must equal a full refresh on the same
+warehouse (a separate full build mints other customer ids). The second load also makes an
 anonymous web visitor a CRM customer and asks to erase a customer with web activity.
 """
 
@@ -20,6 +21,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -41,6 +44,10 @@ INCREMENTAL_MODELS = (
 AGGREGATE = "int_web__daily_key_activity"
 # incremental by changed customers and days
 WEB_ACTIVITY = "fct_web_activity"
+# incremental by changed orders and identity keys (macros/identity/incremental_order_records.sql)
+ORDER_RECORDS = "int_identity__order_records"
+# incremental by changed orders and cards (macros/marts/incremental_by_changed_sales.sql)
+SALES = "fct_orders"
 HEADER = "event_id,occurred_at,shop_account_id,email,event_type,device,os"
 
 
@@ -78,6 +85,26 @@ def _first_load(demo: Path, landing: Path) -> None:
     (landing / "shop_orders" / "shop_orders_0-future.csv").write_text(
         order[0] + "\n" + ",".join(future) + "\n"
     )
+    # an order and a store sale whose files the second load withdraws: they leave the marts
+    withdrawn = order[1].split(",")
+    withdrawn[0] = "W-WITHDRAWN"
+    (landing / "shop_orders" / "shop_orders_0-withdrawn.csv").write_text(
+        order[0] + "\n" + ",".join(withdrawn) + "\n"
+    )
+    store = (demo / "store_transactions" / "store_transactions_2026-08.csv").read_text()
+    store_sale = store.splitlines()[1].split(",")
+    store_sale[0] = "T-WITHDRAWN"
+    (landing / "store_transactions" / "store_transactions_0-withdrawn.csv").write_text(
+        store.splitlines()[0] + "\n" + ",".join(store_sale) + "\n"
+    )
+    # a store sale with a card nobody registered: the card is a customer of its own until the
+    # second load registers it to a CRM customer (the sale then moves to them)
+    sale = (demo / "store_transactions" / "store_transactions_2026-09.csv").read_text().splitlines()
+    fields = sale[1].split(",")
+    fields[0], fields[3] = "T-UNREGISTERED", "L-UNREGISTERED"
+    (landing / "store_transactions" / "store_transactions_0-unregistered.csv").write_text(
+        sale[0] + "\n" + ",".join(fields) + "\n"
+    )
     # "0-old" sorts before every month: its copy wins and the September line is the duplicate
     _write(landing / "web_events" / "web_events_0-old.csv", [_lines(demo, "2026-09")[5]])
     _write(landing / "web_events" / "web_events_2026-08-fix.csv", _lines(demo, "2026-08")[:3])
@@ -96,6 +123,13 @@ def _second_load(demo: Path, landing: Path) -> None:
     (landing / "fx_rates" / "fx_rates_2026-08-fix.csv").write_text(
         f"currency,rate_date,rate_to_reporting\n{order[8]},{order[1][:10]},9.99\n"
     )
+    cards = demo / "loyalty_cards" / "loyalty_cards_2026-07.csv"
+    header, card = cards.read_text().splitlines()[:2]
+    (landing / "loyalty_cards" / "loyalty_cards_2026-10-late.csv").write_text(
+        header + "\n" + ",".join(["L-UNREGISTERED", *card.split(",")[1:]]) + "\n"
+    )
+    (landing / "shop_orders" / "shop_orders_0-withdrawn.csv").unlink()
+    (landing / "store_transactions" / "store_transactions_0-withdrawn.csv").unlink()
     web = landing / "web_events"
     (web / "web_events_0-old.csv").unlink()  # its September twin becomes the accepted row
     # rewritten shorter (size and mtime change)
@@ -146,7 +180,7 @@ def _second_load(demo: Path, landing: Path) -> None:
     )
 
 
-BUILT = [f"+{m}" for m in (*INCREMENTAL_MODELS, AGGREGATE, WEB_ACTIVITY)]
+BUILT = [f"+{m}" for m in (*INCREMENTAL_MODELS, AGGREGATE, WEB_ACTIVITY, SALES)]
 BUILT.append("+stg_privacy__erasure_requests")
 
 
@@ -194,9 +228,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
         MODEL: "4 file(s) to read, 2 to replace (0 rechecked)",
         # the early line's file is read again now that its order is there
         "base_shop__order_lines": "2 file(s) to read, 1 to replace (1 rechecked)",
-        # the August orders in the corrected currency are converted again
-        "base_shop__orders": "2 file(s) to read, 1 to replace (1 rechecked)",
-        "base_store__transactions": "1 file(s) to read, 0 to replace (0 rechecked)",
+        # the August orders in the corrected currency are converted again; 0-withdrawn is gone
+        "base_shop__orders": "2 file(s) to read, 2 to replace (1 rechecked)",
+        "base_store__transactions": "1 file(s) to read, 1 to replace (0 rechecked)",
     }
     # every web file with rows written by this build: the four read, and July and August for
     # their re-judged rows; 0-old is gone
@@ -205,6 +239,20 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     changes = _web_activity_changes(second_log)
     assert set(changes) == {"day", "customer", "anonymous_day"}, changes
     _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
+    assert _order_records_mode(second_log).startswith("orders loaded after")
+    assert _sales_mode(second_log).startswith("orders decided and store sales loaded after")
+    con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"), read_only=True)
+    try:
+        moved = con.sql(
+            "select s.customer_id = c.customer_id from marts.fct_orders as s"
+            " inner join intermediate.int_identity__node_customers as c"
+            " on c.node_key = 'crm:' || ? where s.order_id = 'T-UNREGISTERED'",
+            params=[_card_owner(demo_landing)],
+        ).fetchall()
+    finally:
+        con.close()
+    assert moved == [(True,)]  # the sale of the card registered in the second load moved
+    _assert_order_records_equal_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
     _build(landing, tmp_path / "full")
 
     con = duckdb.connect()
@@ -307,6 +355,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     # The late duplicate adds no counts: what the build rebuilds is what the erasure moved.
     assert set(_web_activity_changes(fourth_log)) == {"anonymous_day"}
     _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
+    # the erased customer's orders were cleared in place, and are decided again from their
+    # redacted (keyless) rows: each becomes an order of its own, as in a full rebuild
+    _assert_order_records_equal_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
     con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"), read_only=True)
     try:
         handed_over = con.sql(
@@ -315,6 +366,12 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     finally:
         con.close()
     assert handed_over == [(0,)]  # the build took the erasure's changes over
+
+
+def _card_owner(demo: Path) -> str:
+    """The CRM customer the second load registers the unregistered card to."""
+    card = (demo / "loyalty_cards" / "loyalty_cards_2026-07.csv").read_text().splitlines()[1]
+    return card.split(",")[1]
 
 
 def _loads(dbt_log: str) -> dict[str, str]:
@@ -346,25 +403,67 @@ def _web_activity_changes(dbt_log: str) -> dict[str, int]:
     return {kind: int(n) for kind, n in (part.split(" ") for part in found[0].split(", "))}
 
 
-def _assert_web_activity_equals_a_full_refresh(
-    landing: Path, warehouse_dir: Path, tmp_path: Path
-) -> None:
-    """The incrementally built mart equals the mart rebuilt from every count, on a copy of the
-    same build database (same customer ids)."""
+@contextmanager
+def _full_refresh_beside(
+    landing: Path, warehouse_dir: Path, tmp_path: Path, *models: str
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """`models` rebuilt with `--full-refresh` on a copy of the build database (same identity
+    graph and customer ids): a connection with the incremental build attached as `inc` and the
+    copy as `full_`, and the copy's dbt log."""
     copy = tmp_path / "full_refresh"
     shutil.rmtree(copy, ignore_errors=True)
     copy.mkdir()
     shutil.copy2(warehouse_dir / "warehouse.build.duckdb", copy / "warehouse.build.duckdb")
-    _build(landing, copy, WEB_ACTIVITY, "--full-refresh")
+    log = _build(landing, copy, *models, "--full-refresh")
     con = duckdb.connect()
     try:
         con.execute(f"attach '{warehouse_dir / 'warehouse.build.duckdb'}' as inc (read_only)")
         con.execute(f"attach '{copy / 'warehouse.build.duckdb'}' as full_ (read_only)")
+        yield con, log
+    finally:
+        con.close()
+
+
+def _assert_web_activity_equals_a_full_refresh(
+    landing: Path, warehouse_dir: Path, tmp_path: Path
+) -> None:
+    """The incrementally built mart equals the mart rebuilt from every count."""
+    with _full_refresh_beside(landing, warehouse_dir, tmp_path, WEB_ACTIVITY) as (con, _):
         relation = f"marts.{WEB_ACTIVITY}"
         _assert_same_rows(con, relation, "*")
         assert con.sql(f"select count(*) from inc.{relation}").fetchall()[0][0] > 0
-    finally:
-        con.close()
+
+
+def _order_records_mode(dbt_log: str) -> str:
+    """How int_identity__order_records decided its orders, from its `order_records` log line."""
+    found = re.findall(rf"order_records {ORDER_RECORDS}: ([^\n\x1b]+)", dbt_log)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _sales_mode(dbt_log: str) -> str:
+    """What fct_orders rebuilt, from its `changed_sales` log line."""
+    found = re.findall(rf"changed_sales {SALES}: ([^\n\x1b]+)", dbt_log)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _assert_order_records_equal_a_full_refresh(
+    landing: Path, warehouse_dir: Path, tmp_path: Path
+) -> None:
+    """The incrementally decided orders equal every order decided again, and so does
+    fct_orders rebuilt from them; every accepted order has a record."""
+    models = (ORDER_RECORDS, SALES)
+    with _full_refresh_beside(landing, warehouse_dir, tmp_path, *models) as (con, log):
+        assert _order_records_mode(log) == "every order"
+        assert _sales_mode(log) == "every sale"
+        relation = f"intermediate.{ORDER_RECORDS}"
+        _assert_same_rows(con, relation, "* exclude (decided_at)")
+        _assert_same_rows(con, f"marts.{SALES}", "*")
+        assert (
+            con.sql(f"select count(*), count(customer_id) from inc.{relation}").fetchall()[0]
+            == con.sql("select count(*), count(*) from inc.staging.stg_shop__orders").fetchall()[0]
+        )
 
 
 def _table_digest(warehouse_dir: Path) -> list[tuple]:

@@ -13,10 +13,13 @@ Per layer (see the README, "Right to be forgotten"):
   revenue totals stay right; `base_*` rows keep their file and line (the load reconciliation
   still adds up) with every other field nulled, and their quarantine record is redacted;
 - intermediate (identity graph, registry): every row of the person's keys and ids is deleted
-  (`customer_identity_map` is a view over the graph's source records), and so is the copy of
-  the identified keys `fct_web_activity` remembers it was built from
-  (`int_web__activity_changes__built_keys`); the internal daily web counts
-  (`int_web__daily_key_activity`) keep their rows with account and e-mail null;
+  (`customer_identity_map` is a view over the graph's source records), and so are the copies of
+  keys the incremental models remember they were built from
+  (`int_web__activity_changes__built_keys`, `int_identity__order_records__built_nodes`,
+  `fct_orders__built_cards`); the internal daily web counts (`int_web__daily_key_activity`)
+  keep their rows with account and e-mail null, and the order records
+  (`int_identity__order_records`) with key and customer null: the next build decides those
+  orders again from their redacted rows;
 - marts: `dim_customers`, merges, splits, triggers and prospect scores lose the person's rows;
   `fct_orders` and `fct_web_activity` keep the rows with customer_id null
   (the daily web counts then sit beside the anonymous ones of the same day, type and device

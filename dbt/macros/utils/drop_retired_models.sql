@@ -4,9 +4,11 @@
     customers the largest table of all. Add a model here when you delete it. Only `dbt run` and
     `dbt build` drop; compiling does not. -#}
 {% macro drop_retired_models() -%}
-    {#- fct_web_events: replaced by fct_web_activity (daily grain) -#}
+    {#- fct_web_events: replaced by fct_web_activity (daily grain);
+        int_identity__shop_order_nodes: replaced by int_identity__order_records -#}
     {%- set retired = [
         ('marts', 'fct_web_events'),
+        ('intermediate', 'int_identity__shop_order_nodes'),
     ] -%}
     {%- if execute and flags.WHICH in ('run', 'build') -%}
         {%- for schema, identifier in retired -%}

@@ -1,5 +1,19 @@
 {#- One row per shop order or store transaction; amounts in the reporting currency.
-    customer_id is null for anonymous store sales (no loyalty card). -#}
+    customer_id is null for anonymous store sales (no loyalty card).
+
+    Incremental (macros/marts/incremental_by_changed_sales.sql): a build rebuilds only the
+    orders decided again since its last build, the store sales loaded since and those whose
+    card changed its customer. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_sales',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ remember_sales_inputs(ref('int_identity__node_customers')) }}"
+) }}
+{%- set plan = segmentwerk.sales_plan() %}
+{%- if execute %}
+{{- log("changed_sales " ~ this.identifier ~ ": " ~ ("every sale" if plan.full else "orders decided and store sales loaded after " ~ plan.built_at ~ ", sales with a changed card"), info=true) }}
+{%- endif %}
 with
 
 shop_orders as (
@@ -10,19 +24,41 @@ store_transactions as (
     select * from {{ ref('stg_store__transactions') }}
 ),
 
-source_records as (
-    select * from {{ ref('int_identity__source_records') }}
+order_records as (
+    select * from {{ ref('int_identity__order_records') }}
 ),
 
 node_customers as (
     select * from {{ ref('int_identity__node_customers') }}
 ),
+{%- if not plan.full %}
+
+card_customers as (
+    {{ segmentwerk.card_customers('node_customers') }}
+),
+
+remembered_cards as (
+    select node_key, customer_id from {{ segmentwerk.build_memory('cards') }}
+),
+
+{#- Cards whose customer changed, appeared or left; the prefix is cut off the few changed
+    cards rather than added to every sale. -#}
+changed_cards as (
+    select substring(coalesce(card_customers.node_key, remembered_cards.node_key), {{ "card:" | length + 1 }}) as loyalty_card_no
+    from card_customers
+    full outer join remembered_cards
+        on remembered_cards.node_key = card_customers.node_key
+    where card_customers.node_key is null
+        or remembered_cards.node_key is null
+        or card_customers.customer_id is distinct from remembered_cards.customer_id
+),
+{%- endif %}
 
 shop as (
     select
         shop_orders.order_id,
         'shop' as source_system,
-        source_records.customer_id,
+        order_records.customer_id,
         shop_orders.ordered_at,
         shop_orders.channel,
         shop_orders.device,
@@ -32,10 +68,13 @@ shop as (
         shop_orders.amount_original,
         shop_orders.source_file
     from shop_orders
-    -- the identity map already holds each order's customer (its deciding key's)
-    inner join source_records
-        on source_records.source_system = 'shop_order'
-        and source_records.source_key = shop_orders.order_id
+    -- the order records hold each order's customer (its deciding key's)
+    inner join order_records
+        on order_records.order_id = shop_orders.order_id
+        and order_records.customer_id is not null
+        {%- if not plan.full %}
+        and order_records.decided_at > cast('{{ plan.built_at }}' as {{ dbt.type_timestamp() }})
+        {%- endif %}
 ),
 
 store as (
@@ -54,6 +93,10 @@ store as (
     from store_transactions
     left join node_customers
         on node_customers.node_key = {{ dbt.concat(["'card:'", 'store_transactions.loyalty_card_no']) }}
+    {%- if not plan.full %}
+    where store_transactions.loaded_at > cast('{{ plan.built_at }}' as {{ dbt.type_timestamp() }})
+        or store_transactions.loyalty_card_no in (select loyalty_card_no from changed_cards)
+    {%- endif %}
 ),
 
 final as (
