@@ -44,3 +44,18 @@
         '{{ segmentwerk.model_rules_version() }}' as rules_version,
         {{ loaded_at() }} as built_at
 {%- endmacro %}
+
+{#- The `key`s whose row differs between `current` and `remembered` (a memory of it): rows
+    that appeared, left, or changed in any of `columns` (null-safe). A select of one column,
+    `key`. -#}
+{% macro changed_since_memory(current, remembered, key, columns) -%}
+    select coalesce({{ current }}.{{ key }}, {{ remembered }}.{{ key }}) as {{ key }}
+    from {{ current }}
+    full outer join {{ remembered }}
+        on {{ remembered }}.{{ key }} = {{ current }}.{{ key }}
+    where {{ current }}.{{ key }} is null
+        or {{ remembered }}.{{ key }} is null
+        {%- for column in columns %}
+        or {{ current }}.{{ column }} is distinct from {{ remembered }}.{{ column }}
+        {%- endfor %}
+{%- endmacro %}

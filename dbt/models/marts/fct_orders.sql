@@ -41,16 +41,15 @@ remembered_cards as (
     select node_key, customer_id from {{ segmentwerk.build_memory('cards') }}
 ),
 
+changed_card_nodes as (
+    {{ segmentwerk.changed_since_memory('card_customers', 'remembered_cards', 'node_key', ['customer_id']) }}
+),
+
 {#- Cards whose customer changed, appeared or left; the prefix is cut off the few changed
     cards rather than added to every sale. -#}
 changed_cards as (
-    select substring(coalesce(card_customers.node_key, remembered_cards.node_key), {{ "card:" | length + 1 }}) as loyalty_card_no
-    from card_customers
-    full outer join remembered_cards
-        on remembered_cards.node_key = card_customers.node_key
-    where card_customers.node_key is null
-        or remembered_cards.node_key is null
-        or card_customers.customer_id is distinct from remembered_cards.customer_id
+    select substring(node_key, {{ "card:" | length + 1 }}) as loyalty_card_no
+    from changed_card_nodes
 ),
 {%- endif %}
 

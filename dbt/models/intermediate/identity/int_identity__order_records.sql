@@ -50,15 +50,10 @@ remembered_inputs as (
 ),
 
 changed_nodes as (
-    select coalesce(decision_inputs.node_key, remembered_inputs.node_key) as node_key
-    from decision_inputs
-    full outer join remembered_inputs
-        on remembered_inputs.node_key = decision_inputs.node_key
-    where decision_inputs.node_key is null
-        or remembered_inputs.node_key is null
-        or decision_inputs.is_ambiguous is distinct from remembered_inputs.is_ambiguous
-        or decision_inputs.direct_crm_key is distinct from remembered_inputs.direct_crm_key
-        or decision_inputs.customer_id is distinct from remembered_inputs.customer_id
+    {{ segmentwerk.changed_since_memory(
+        'decision_inputs', 'remembered_inputs', 'node_key',
+        ['is_ambiguous', 'direct_crm_key', 'customer_id']
+    ) }}
 ),
 
 {#- The prefixes are cut off the few changed keys rather than added to every order. -#}

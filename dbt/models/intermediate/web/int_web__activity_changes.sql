@@ -48,15 +48,9 @@ remembered_keys as (
 ),
 
 changed_days as (
-    select coalesce(day_fingerprints.activity_date, remembered_days.activity_date) as activity_date
-    from day_fingerprints
-    full outer join remembered_days
-        on remembered_days.activity_date = day_fingerprints.activity_date
-    where day_fingerprints.activity_date is null
-        or remembered_days.activity_date is null
-        or day_fingerprints.key_rows <> remembered_days.key_rows
-        or day_fingerprints.events <> remembered_days.events
-        or day_fingerprints.fingerprint <> remembered_days.fingerprint
+    {{ segmentwerk.changed_since_memory(
+        'day_fingerprints', 'remembered_days', 'activity_date', ['key_rows', 'events', 'fingerprint']
+    ) }}
 ),
 
 changed_keys as (
