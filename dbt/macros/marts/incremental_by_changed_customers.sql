@@ -25,8 +25,8 @@
     Erasure nulls customer_id in the mart in place and the account and e-mail of the counts
     (dagster_project/lib/privacy/erasure.py). Those days get another fingerprint; rebuilding
     them whole would rebuild every day of the history each month at a million customers, as
-    erasures arrive every month. So the erasure renews the remembered fingerprints of those days
-    (from the fingerprint view, when the memory was in step with it) and lists what its nulling
+    erasures arrive every month. So the erasure moves the remembered fingerprints of those days
+    by what its nulling changed (a day in step stays in step) and lists what the nulling
     moved in <plan>__erased: `anonymous_day` for the days of the counts, `customer` for every
     other customer of their keys. The plan takes these over and the post-hook clears them. It
     deletes the erased person's remembered keys, as it does every row naming them.

@@ -4,9 +4,11 @@
     files, removed files - is rebuilt there (macros/marts/incremental_by_changed_customers.sql).
     One pass over the counts, ~700 rows.
 
-    A view, not a table: the erasure reads it right after anonymising counts, to renew the
-    fingerprints the mart remembers for those days (it hands their changes to the next build
-    itself), with this definition and no second copy of it. -#}
+    A view, not a table: the erasure applies this definition to the few count rows it
+    anonymises, before and after, and moves the fingerprints the mart remembers for their days
+    by the difference (a sum of row hashes changes by exactly that; it hands the rows' other
+    changes to the next build itself). So there is no second copy of the definition, and the
+    view must read int_web__daily_key_activity exactly once (the erasure checks). -#}
 {{ config(materialized='view') }}
 with
 
