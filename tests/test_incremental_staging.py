@@ -253,7 +253,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
         con.close()
     assert moved == [(True,)]  # the sale of the card registered in the second load moved
     _assert_order_records_equal_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
+    _assert_loaded_files_in_step(tmp_path / "incremental")
     _build(landing, tmp_path / "full")
+    _assert_loaded_files_in_step(tmp_path / "full")
 
     con = duckdb.connect()
     con.execute(f"attach '{tmp_path / 'incremental' / 'warehouse.build.duckdb'}' as inc")
@@ -358,6 +360,7 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     # the erased customer's orders were cleared in place, and are decided again from their
     # redacted (keyless) rows: each becomes an order of its own, as in a full rebuild
     _assert_order_records_equal_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
+    _assert_loaded_files_in_step(tmp_path / "incremental")
     con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"), read_only=True)
     try:
         handed_over = con.sql(
@@ -382,6 +385,22 @@ def _loads(dbt_log: str) -> dict[str, str]:
 def _aggregations(dbt_log: str) -> dict[str, str]:
     """What each aggregate decided to rebuild, from its `source_files_to_rebuild` log line."""
     return dict(re.findall(r"source_files_to_rebuild (\w+): ([^\n\x1b]+)", dbt_log))
+
+
+def _assert_loaded_files_in_step(warehouse_dir: Path) -> None:
+    """What each incremental landing model remembers of its files (`<model>__loaded_files`,
+    incremental_landing.sql) is exactly the file versions it holds."""
+    versions = "select source_table, source_file, landing_file_version from"
+    con = duckdb.connect(str(warehouse_dir / "warehouse.build.duckdb"), read_only=True)
+    try:
+        for model in INCREMENTAL_MODELS:
+            held, remembered = f"staging.{model}", f"staging.{model}__loaded_files"
+            assert con.sql(f"select count(*) from {remembered}").fetchall() != [(0,)]
+            for a, b in ((held, remembered), (remembered, held)):
+                extra = con.sql(f"{versions} {a} except {versions} {b}").fetchall()
+                assert extra == [], f"{model}: file versions only in {a}: {extra[:3]}"
+    finally:
+        con.close()
 
 
 def _assert_same_rows(con: duckdb.DuckDBPyConnection, relation: str, rows: str) -> None:
