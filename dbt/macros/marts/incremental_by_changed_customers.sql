@@ -134,3 +134,18 @@
         )
     )
 {%- endmacro %}
+
+{#- The opposite: neither the account nor the e-mail is one of the node keys in `keys` (a null
+    key is none of them). -#}
+{% macro counts_with_no_key_in(keys) -%}
+    (
+        coalesce(shop_account_id not in (
+            select substring(node_key, {{ "account:" | length + 1 }}) from {{ keys }}
+            where node_key like 'account:%'
+        ), true)
+        and coalesce(email_normalized not in (
+            select substring(node_key, {{ "email:" | length + 1 }}) from {{ keys }}
+            where node_key like 'email:%'
+        ), true)
+    )
+{%- endmacro %}

@@ -46,11 +46,18 @@ keys_of_changed_customers as (
     where customer_id in (select customer_id from changes where change = 'customer')
 ),
 
--- every count of a changed day, and every count with a key of a changed customer
+-- every count of a changed day, every count with a key of a changed customer, and the
+-- anonymous counts (no key identified) of a day whose anonymous counts changed: erasures mark
+-- every day of the history so at a million customers, and attributing all 36M counts to
+-- keep the few anonymous ones cost ~1 s
 daily_key_activity as (
     select * from {{ ref('int_web__daily_key_activity') }}
-    where activity_date in (select activity_date from changes where change in ('day', 'anonymous_day'))
+    where activity_date in (select activity_date from changes where change = 'day')
         or {{ counts_with_a_key_in('keys_of_changed_customers') }}
+        or (
+            activity_date in (select activity_date from changes where change = 'anonymous_day')
+            and {{ counts_with_no_key_in('identified_keys') }}
+        )
 ),
 {%- endif %}
 
