@@ -42,6 +42,8 @@ INCREMENTAL_MODELS = (
 )
 # aggregated from base_web__events by source file (incremental_by_source_file.sql)
 AGGREGATE = "int_web__daily_key_activity"
+# the web accounts the identity models read, aggregated the same way
+ACCOUNTS = "int_web__account_first_seen"
 # incremental by changed customers and days
 WEB_ACTIVITY = "fct_web_activity"
 # incremental by changed orders and identity keys (macros/identity/incremental_order_records.sql)
@@ -234,7 +236,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     }
     # every web file with rows written by this build: the four read, and July and August for
     # their re-judged rows; 0-old is gone
-    assert _aggregations(second_log) == {AGGREGATE: "6 file(s) to aggregate, 7 to replace"}
+    aggregations = _aggregations(second_log)
+    assert aggregations[AGGREGATE] == "6 file(s) to aggregate, 7 to replace"
+    assert set(aggregations) == {AGGREGATE, ACCOUNTS}
     # the days of those files, and the visitor's events moved from anonymous to them
     changes = _web_activity_changes(second_log)
     assert set(changes) == {"day", "customer", "anonymous_day"}, changes
@@ -260,7 +264,10 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     con = duckdb.connect()
     con.execute(f"attach '{tmp_path / 'incremental' / 'warehouse.build.duckdb'}' as inc")
     con.execute(f"attach '{tmp_path / 'full' / 'warehouse.build.duckdb'}' as full_")
-    compared = {f"intermediate.{AGGREGATE}": "* exclude (base_loaded_at)"}
+    compared = {
+        f"intermediate.{AGGREGATE}": "* exclude (base_loaded_at)",
+        f"intermediate.{ACCOUNTS}": "* exclude (base_loaded_at)",
+    }
     for model in INCREMENTAL_MODELS:
         rows = "* exclude (quarantine_record, loaded_at)"
         if model in ("base_shop__orders", "base_store__transactions"):
@@ -318,7 +325,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     assert _loads(third_log) == dict.fromkeys(
         INCREMENTAL_MODELS, "0 file(s) to read, 0 to replace (0 rechecked)"
     )
-    assert _aggregations(third_log) == {AGGREGATE: "0 file(s) to aggregate, 0 to replace"}
+    assert _aggregations(third_log) == dict.fromkeys(
+        (AGGREGATE, ACCOUNTS), "0 file(s) to aggregate, 0 to replace"
+    )
     assert _web_activity_changes(third_log) == {}
     assert _table_digest(tmp_path / "incremental") == before
 

@@ -34,8 +34,8 @@ prospects as (
     select * from {{ ref('stg_marketing__prospects') }}
 ),
 
-daily_key_activity as (
-    select * from {{ ref('int_web__daily_key_activity') }}
+web_accounts as (
+    select * from {{ ref('int_web__account_first_seen') }}
 ),
 
 crm_keys as (
@@ -80,8 +80,7 @@ account_keys as (
     select
         shop_account_id,
         first_event_at as seen_at
-    from daily_key_activity
-    where shop_account_id is not null
+    from web_accounts
 ),
 
 account_records as (

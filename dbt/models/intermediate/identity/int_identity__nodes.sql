@@ -31,8 +31,8 @@ prospects as (
     select * from {{ ref('stg_marketing__prospects') }}
 ),
 
-daily_key_activity as (
-    select * from {{ ref('int_web__daily_key_activity') }}
+web_accounts as (
+    select * from {{ ref('int_web__account_first_seen') }}
 ),
 
 {#- Each kind of key is made distinct on its raw value before the prefix is added: the raw ids
@@ -54,7 +54,7 @@ all_keys as (
     select {{ dbt.concat(["'account:'", 'shop_account_id']) }} as node_key from (
         select shop_account_id from shop_orders where shop_account_id is not null
         union
-        select shop_account_id from daily_key_activity where shop_account_id is not null
+        select shop_account_id from web_accounts
     ) as shop_accounts
     union
     select {{ dbt.concat(["'email:'", 'email_normalized']) }} as node_key from (
