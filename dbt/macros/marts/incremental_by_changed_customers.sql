@@ -119,19 +119,19 @@
     coalesce({{ name }}_by_account.customer_id, {{ name }}_by_email.customer_id)
 {%- endmacro %}
 
+{#- The raw values of the node keys in `keys` (a relation with `node_key`) of one kind
+    (`account`, `email`): the prefix is cut off the few keys rather than added to every count. -#}
+{% macro key_values_of(keys, kind) -%}
+    select substring(node_key, {{ (kind ~ ':') | length + 1 }}) from {{ keys }}
+    where node_key like '{{ kind }}:%'
+{%- endmacro %}
+
 {#- A filter of web counts (unqualified columns): the account or the e-mail is one of the node
-    keys in `keys` (a relation with `node_key`). The keys' prefixes are cut off the few keys
-    rather than added to every count. -#}
+    keys in `keys`. -#}
 {% macro counts_with_a_key_in(keys) -%}
     (
-        shop_account_id in (
-            select substring(node_key, {{ "account:" | length + 1 }}) from {{ keys }}
-            where node_key like 'account:%'
-        )
-        or email_normalized in (
-            select substring(node_key, {{ "email:" | length + 1 }}) from {{ keys }}
-            where node_key like 'email:%'
-        )
+        shop_account_id in ({{ segmentwerk.key_values_of(keys, 'account') }})
+        or email_normalized in ({{ segmentwerk.key_values_of(keys, 'email') }})
     )
 {%- endmacro %}
 
@@ -139,13 +139,7 @@
     key is none of them). -#}
 {% macro counts_with_no_key_in(keys) -%}
     (
-        coalesce(shop_account_id not in (
-            select substring(node_key, {{ "account:" | length + 1 }}) from {{ keys }}
-            where node_key like 'account:%'
-        ), true)
-        and coalesce(email_normalized not in (
-            select substring(node_key, {{ "email:" | length + 1 }}) from {{ keys }}
-            where node_key like 'email:%'
-        ), true)
+        coalesce(shop_account_id not in ({{ segmentwerk.key_values_of(keys, 'account') }}), true)
+        and coalesce(email_normalized not in ({{ segmentwerk.key_values_of(keys, 'email') }}), true)
     )
 {%- endmacro %}

@@ -49,7 +49,7 @@ keys_of_changed_customers as (
 -- every count of a changed day, every count with a key of a changed customer, and the
 -- anonymous counts (no key identified) of a day whose anonymous counts changed: erasures mark
 -- every day of the history so at a million customers, and attributing all 36M counts to
--- keep the few anonymous ones cost ~1 s
+-- keep the few anonymous ones cost ~2 s
 daily_key_activity as (
     select * from {{ ref('int_web__daily_key_activity') }}
     where activity_date in (select activity_date from changes where change = 'day')
