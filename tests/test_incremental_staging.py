@@ -188,33 +188,29 @@ BUILT.append("+stg_privacy__erasure_requests")
 
 def _build(landing: Path, warehouse_dir: Path, *selection: str) -> str:
     """dbt run of `selection` (by default every model above and what they need)."""
-    build_db = warehouse_dir / "warehouse.build.duckdb"
     warehouse_dir.mkdir(parents=True, exist_ok=True)
-    run_preflight(landing, build_db)
+    run_preflight(landing, warehouse_dir / "warehouse.build.duckdb")
+    done = _dbt(landing, warehouse_dir, "run", "--select", *(selection or BUILT))
+    assert done.returncode == 0, done.stdout[-3000:]
+    return done.stdout
+
+
+def _dbt(landing: Path, warehouse_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "LANDING_DIR": str(landing),
         "DUCKDB_PATH": str(warehouse_dir / "warehouse.duckdb"),
-        "SEGMENTWERK_BUILD_DB": str(build_db),
+        "SEGMENTWERK_BUILD_DB": str(warehouse_dir / "warehouse.build.duckdb"),
         "SEGMENTWERK_ID_SALT": "test",
     }
-    done = subprocess.run(
-        [
-            str(DBT),
-            "run",
-            "--select",
-            *(selection or BUILT),
-            "--target-path",
-            str(warehouse_dir / "target"),
-        ],
+    return subprocess.run(
+        [str(DBT), *args, "--target-path", str(warehouse_dir / "target")],
         cwd=DBT_PROJECT_DIR,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert done.returncode == 0, done.stdout[-3000:]
-    return done.stdout
 
 
 def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path: Path):
@@ -243,6 +239,9 @@ def test_an_incremental_build_equals_a_full_rebuild(demo_landing: Path, tmp_path
     changes = _web_activity_changes(second_log)
     assert set(changes) == {"day", "customer", "anonymous_day"}, changes
     _assert_web_activity_equals_a_full_refresh(landing, tmp_path / "incremental", tmp_path)
+    _assert_web_activity_key_test_checks_the_unverified_rows(
+        landing, tmp_path / "incremental", tmp_path / "key_test"
+    )
     assert _order_records_mode(second_log).startswith("orders loaded after")
     assert _sales_mode(second_log).startswith("orders decided and store sales loaded after")
     con = duckdb.connect(str(tmp_path / "incremental" / "warehouse.build.duckdb"), read_only=True)
@@ -460,6 +459,69 @@ def _assert_web_activity_equals_a_full_refresh(
         relation = f"marts.{WEB_ACTIVITY}"
         _assert_same_rows(con, relation, "*")
         assert con.sql(f"select count(*) from inc.{relation}").fetchall()[0][0] > 0
+
+
+def _assert_web_activity_key_test_checks_the_unverified_rows(
+    landing: Path, warehouse_dir: Path, copy: Path
+) -> None:
+    """fct_web_activity's key test checks the rows that builds replaced since it last passed
+    (tests/generic/unique_in_rebuilt_customer_days.sql), on a copy of the build database."""
+    copy.mkdir()
+    shutil.copy2(warehouse_dir / "warehouse.build.duckdb", copy / "warehouse.build.duckdb")
+    unverified = "intermediate.int_web__activity_changes__unverified"
+
+    def key_test() -> tuple[bool, list[tuple]]:
+        done = _dbt(landing, copy, "test", "--select", "test_name:unique_in_rebuilt_customer_days")
+        assert "1 of 1 START test unique_in_rebuilt_customer_days" in done.stdout, done.stdout
+        con = duckdb.connect(str(copy / "warehouse.build.duckdb"), read_only=True)
+        try:
+            left = con.sql(f"select distinct change from {unverified} order by 1").fetchall()
+        finally:
+            con.close()
+        return done.returncode == 0, left
+
+    # the first build (every row) and the second (its days and customers) are unverified
+    con = duckdb.connect(str(copy / "warehouse.build.duckdb"), read_only=True)
+    try:
+        pending = con.sql(f"select distinct change from {unverified} order by 1").fetchall()
+    finally:
+        con.close()
+    assert pending == [("customer",), ("day",), ("every row",)]
+    assert key_test() == (True, [])
+    con = duckdb.connect(str(copy / "warehouse.build.duckdb"))
+    try:
+        # a repeated key of a customer whose rows no build replaced since: not looked at
+        customer, day = con.sql(
+            "select customer_id, activity_date from marts.fct_web_activity"
+            " where customer_id is not null order by all limit 1"
+        ).fetchall()[0]
+        repeat = (
+            "insert into marts.fct_web_activity select * from marts.fct_web_activity"
+            " where customer_id = ? and activity_date = ? limit 1"
+        )
+        con.execute(repeat, [customer, day])
+    finally:
+        con.close()
+    assert key_test() == (True, [])
+    con = duckdb.connect(str(copy / "warehouse.build.duckdb"))
+    try:
+        # ... until a build replaces that customer's rows: then the test fails, and fails
+        # again until the key is repaired (a failed test leaves the rows unverified)
+        con.execute(f"insert into {unverified} values ('customer', null, ?)", [customer])
+    finally:
+        con.close()
+    assert key_test() == (False, [("customer",)])
+    assert key_test() == (False, [("customer",)])
+    con = duckdb.connect(str(copy / "warehouse.build.duckdb"))
+    try:
+        con.execute(
+            "delete from marts.fct_web_activity where rowid = (select max(rowid)"
+            " from marts.fct_web_activity where customer_id = ? and activity_date = ?)",
+            [customer, day],
+        )
+    finally:
+        con.close()
+    assert key_test() == (True, [])
 
 
 def _order_records_mode(dbt_log: str) -> str:

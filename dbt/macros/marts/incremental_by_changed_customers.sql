@@ -43,11 +43,20 @@
     {{ return(plan_relation.incorporate(path={'identifier': plan_relation.identifier ~ '__erased'})) }}
 {%- endmacro %}
 
+{#- The rows of the mart that builds have replaced and its key test has not yet passed on:
+    change ('every row', 'day' or 'customer'), activity_date, customer_id. The post-hook adds
+    what the build replaced; the on-run-end hook `clear_verified_customer_days` empties it once
+    `unique_in_rebuilt_customer_days` passed. A build whose test failed, or never ran, stays
+    in it: the next test checks those rows again. -#}
+{% macro customer_days_unverified(plan_relation) -%}
+    {{ return(plan_relation.incorporate(path={'identifier': plan_relation.identifier ~ '__unverified'})) }}
+{%- endmacro %}
+
 {#- True when the calling mart is built from every row: first build, full refresh, no memory,
     memory of another version of its SQL, or a plan not made by this dbt invocation (its
-    inputs may have changed since). Called by the mart and again by the strategy, before the
-    post-hook renews the memory, so both see the same answer. -#}
-{% macro customer_days_full_rebuild(plan_relation) -%}
+    inputs may have changed since). Called by the mart, again by the strategy and by the
+    post-hook (`quiet`) before it renews the memory, so all see the same answer. -#}
+{% macro customer_days_full_rebuild(plan_relation, quiet=false) -%}
     {%- if not (execute and is_incremental()) -%}{{ return(true) }}{%- endif -%}
     {%- set days = segmentwerk.customer_days_memory(plan_relation, 'days') -%}
     {%- set keys = segmentwerk.customer_days_memory(plan_relation, 'keys') -%}
@@ -58,6 +67,7 @@
         ~ " where change = 'planned' and planned_in = '" ~ invocation_id ~ "') from " ~ days
     ).rows[0] -%}
     {%- set full = checks[0] == 0 or checks[1] > 0 or checks[2] == 0 -%}
+    {%- if quiet -%}{{ return(full) }}{%- endif -%}
     {%- if full -%}
         {%- set changes = 'every row' -%}
     {%- else -%}
@@ -95,6 +105,19 @@
 
 {#- Post-hook of the mart: remember the inputs it was built from (see above). -#}
 {% macro remember_customer_days_inputs(plan_relation, day_fingerprints, identified_keys) -%}
+    {%- set unverified = segmentwerk.customer_days_unverified(plan_relation) %}
+    create table if not exists {{ unverified }} (
+        change {{ dbt.type_string() }}, activity_date date, customer_id {{ dbt.type_string() }}
+    );
+    insert into {{ unverified }}
+    {%- if segmentwerk.customer_days_full_rebuild(plan_relation, quiet=true) %}
+    select 'every row', cast(null as date), cast(null as {{ dbt.type_string() }})
+    {%- else %}
+    select change, activity_date, customer_id from {{ plan_relation }}
+    where change in ('day', 'customer')
+    {%- endif %}
+    except
+    select change, activity_date, customer_id from {{ unverified }};
     create or replace table {{ segmentwerk.customer_days_memory(plan_relation, 'days') }} as
     select *, '{{ segmentwerk.model_rules_version() }}' as rules_version from {{ day_fingerprints }};
     create or replace table {{ segmentwerk.customer_days_memory(plan_relation, 'keys') }} as
@@ -142,4 +165,26 @@
         coalesce(shop_account_id not in ({{ segmentwerk.key_values_of(keys, 'account') }}), true)
         and coalesce(email_normalized not in ({{ segmentwerk.key_values_of(keys, 'email') }}), true)
     )
+{%- endmacro %}
+
+{#- on-run-end: empty a customer-days mart's unverified rows once its key test passed in this
+    invocation (see customer_days_unverified). Returns the SQL the hook runs. -#}
+{% macro clear_verified_customer_days(results) -%}
+    {%- set statements = [] -%}
+    {%- if execute -%}
+        {#- graph.nodes holds dicts: a singular test has no test_metadata -#}
+        {%- for result in results if result.status == 'pass'
+            and (graph.nodes.get(result.node.unique_id, {}).get('test_metadata') or {}).get('name')
+                == 'unique_in_rebuilt_customer_days' -%}
+            {%- set mart = graph.nodes[graph.nodes[result.node.unique_id].attached_node] -%}
+            {%- set plan = graph.nodes['model.' ~ project_name ~ '.' ~ mart.config.customer_days_plan] -%}
+            {%- set unverified = segmentwerk.customer_days_unverified(api.Relation.create(
+                database=plan.database, schema=plan.schema, identifier=plan.alias
+            )) -%}
+            {%- if load_relation(unverified) is not none -%}
+                {%- do statements.append('delete from ' ~ unverified) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ (statements | join(';\n')) if statements else 'select 1' }}
 {%- endmacro %}
