@@ -76,7 +76,7 @@ def test_regex_like_and_custom_sql_run_in_duckdb_and_release_the_file(
                 },
                 {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
                 {
-                    "type": "unexpected_rows_expectation",
+                    "type": "unexpected_row_count_expectation",
                     "kwargs": {"unexpected_rows_query": "select * from {batch} where n >= 500"},
                 },
             ],
@@ -100,6 +100,44 @@ def test_regex_like_and_custom_sql_run_in_duckdb_and_release_the_file(
     con = duckdb.connect(str(duckdb_file))
     con.execute("insert into marts.things values ('cus_0000000000000999', 999)")
     con.close()
+
+
+def test_custom_sql_checks_run_their_query_once(
+    validation, duckdb_file: Path, tmp_path: Path
+) -> None:
+    """unexpected_row_count_expectation counts the offending rows in one query; GX's
+    unexpected_rows_expectation runs the query again to fetch rows the gate never reports."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    marker = "n >= 500 and code <> 'marker'"
+    runs: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        if marker in statement:
+            runs.append(statement)
+
+    queries: dict[str, int] = {}
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        for kind in ("unexpected_row_count_expectation", "unexpected_rows_expectation"):
+            folder = tmp_path / kind
+            folder.mkdir()
+            check = {
+                "type": kind,
+                "kwargs": {"unexpected_rows_query": f"select * from {{batch}} where {marker}"},
+            }
+            suites = load_suites(_suite_dir(folder, [check], query="select * from marts.things"))
+            runs.clear()
+            [outcome] = validation.validate_suites(
+                duckdb_file, suites, thresholds=QualityThresholds()
+            )
+            [result] = outcome.results
+            assert (result.success, result.offending_rows) == (False, 2), kind
+            queries[kind] = len(runs)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert queries == {"unexpected_row_count_expectation": 1, "unexpected_rows_expectation": 2}
 
 
 def test_a_file_open_for_writing_elsewhere_in_the_process_is_not_touched(
@@ -247,7 +285,7 @@ def test_the_memory_limit_reaches_the_gx_connection(
     validation, duckdb_file: Path, tmp_path: Path
 ) -> None:
     limit_check = {
-        "type": "unexpected_rows_expectation",
+        "type": "unexpected_row_count_expectation",
         "kwargs": {
             "unexpected_rows_query": "select * from {batch} "
             "where current_setting('memory_limit') <> '953.6 MiB'"

@@ -20,6 +20,7 @@ import duckdb
 
 from dagster_project.lib.quality import gx_duckdb
 from dagster_project.lib.quality.gx_duckdb import gx  # imported there, analytics off first
+from dagster_project.lib.quality.row_count_expectation import EXPECTATION_TYPE as ROW_COUNT_SQL
 from dagster_project.lib.quality.suites import SuiteError, SuiteSpec, is_table_level
 from dagster_project.lib.quality.thresholds import QualityThresholds, expectation_parameters
 
@@ -102,7 +103,7 @@ def _expectation_outcome(result: Any) -> ExpectationOutcome:
     details = result.result or {}
     error = _exception_message(result.exception_info or {})
     offending = details.get("unexpected_count")
-    if config.type == "unexpected_rows_expectation":
+    if config.type in (ROW_COUNT_SQL, "unexpected_rows_expectation"):
         offending = details.get("observed_value")
     observed = details.get("observed_value")
     if observed is None and details.get("partial_unexpected_list"):
