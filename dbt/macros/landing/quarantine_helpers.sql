@@ -98,23 +98,33 @@
             {{ segmentwerk.passed_own_checks('existing.quarantine_reason') }}
         {%- endset -%}
     {%- endif %}
+    {#- The new keys are counted once: the count finds the repeats among them, and the distinct
+        keys are what the probe of the existing rows joins (a second hash of the 7.6M keys of a
+        month's web events, for a `union`, cost 4-5 s of its 17-19 s at a million customers). #}
     with
 
-    repeated_keys as (
-        select {{ key_select }}
+    parsed_keys as (
+        select {{ key_select }}, count(*) as occurrences
         from {{ parsed_relation }}
         group by {{ key_group }}
-        having count(*) > 1
+    ),
+
+    repeated_keys as (
+        select {{ key_names | join(', ') }}
+        from parsed_keys
+        where occurrences > 1
         {%- if incremental %}
         union
         select {{ key_select }}
         from {{ this }} as existing
         inner join (
-            select {{ key_select }} from {{ parsed_relation }}
+            select {{ key_names | join(', ') }} from parsed_keys
+            {%- if load.replaced %}
             union
             select {{ key_select }} from {{ this }} as leaving
             where leaving.source_file in {{ replaced }}
             and {{ segmentwerk.passed_own_checks('leaving.quarantine_reason') }}
+            {%- endif %}
         ) as changed_keys
             on {{ keys_equal | replace('{other}', 'changed_keys') }}
         where {{ stays }}
