@@ -52,6 +52,12 @@
     {{ return(plan_relation.incorporate(path={'identifier': plan_relation.identifier ~ '__unverified'})) }}
 {%- endmacro %}
 
+{% macro create_customer_days_unverified(unverified) -%}
+    create table if not exists {{ unverified }} (
+        change {{ dbt.type_string() }}, activity_date date, customer_id {{ dbt.type_string() }}
+    )
+{%- endmacro %}
+
 {#- True when the calling mart is built from every row: first build, full refresh, no memory,
     memory of another version of its SQL, or a plan not made by this dbt invocation (its
     inputs may have changed since). Called by the mart, again by the strategy and by the
@@ -106,9 +112,7 @@
 {#- Post-hook of the mart: remember the inputs it was built from (see above). -#}
 {% macro remember_customer_days_inputs(plan_relation, day_fingerprints, identified_keys) -%}
     {%- set unverified = segmentwerk.customer_days_unverified(plan_relation) %}
-    create table if not exists {{ unverified }} (
-        change {{ dbt.type_string() }}, activity_date date, customer_id {{ dbt.type_string() }}
-    );
+    {{ segmentwerk.create_customer_days_unverified(unverified) }};
     insert into {{ unverified }}
     {%- if segmentwerk.customer_days_full_rebuild(plan_relation, quiet=true) %}
     select 'every row', cast(null as date), cast(null as {{ dbt.type_string() }})
@@ -181,9 +185,10 @@
             {%- set unverified = segmentwerk.customer_days_unverified(api.Relation.create(
                 database=plan.database, schema=plan.schema, identifier=plan.alias
             )) -%}
-            {%- if load_relation(unverified) is not none -%}
-                {%- do statements.append('delete from ' ~ unverified) -%}
-            {%- endif -%}
+            {#- created if missing rather than looked up: dbt's relation cache does not know a
+                table that a post-hook of this invocation created -#}
+            {%- do statements.append(segmentwerk.create_customer_days_unverified(unverified)) -%}
+            {%- do statements.append('delete from ' ~ unverified) -%}
         {%- endfor -%}
     {%- endif -%}
     {{ (statements | join(';\n')) if statements else 'select 1' }}

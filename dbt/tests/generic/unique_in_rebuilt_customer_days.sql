@@ -4,7 +4,9 @@
     A row outside them was checked when it was written, and keeps its key: a duplicate needs a
     new row, and the rows with its key share its day and customer, so they are in scope too.
     The anonymous rows (customer_id null) are left out, as in the mart's key. At a million
-    customers the whole-table check took 6-7 s every month; a month's scope ~1 s. -#}
+    customers the whole-table check took 6-7 s every month; a month's scope ~1 s.
+    No list (a warehouse from before it, or a list the mart's post-hook created in this
+    invocation, which dbt's relation cache does not know yet): every row is checked. -#}
 {% test unique_in_rebuilt_customer_days(model, columns, plan) %}
 {%- set unverified = segmentwerk.customer_days_unverified(plan) -%}
 {%- set everything = true -%}
