@@ -3,8 +3,10 @@
     (`<plan>__unverified`: every row after a full build, else the rebuilt days and customers).
     A row outside them was checked when it was written, and keeps its key: a duplicate needs a
     new row, and the rows with its key share its day and customer, so they are in scope too.
-    The anonymous rows (customer_id null) are left out, as in the mart's key. At a million
-    customers the whole-table check took 6-7 s every month; a month's scope ~1 s.
+    The scope is the strategy's own filter of replaced rows (`customer_days_changed`; the list
+    has the plan's columns). The anonymous rows (customer_id null) are left out, as in the
+    mart's key. At a million customers the whole-table check took 6-7 s every month; a month's
+    scope ~1 s.
     No list (a warehouse from before it, or a list the mart's post-hook created in this
     invocation, which dbt's relation cache does not know yet): every row is checked. -#}
 {% test unique_in_rebuilt_customer_days(model, columns, plan) %}
@@ -21,10 +23,7 @@ select
 from {{ model }}
 where customer_id is not null
 {%- if not everything %}
-    and (
-        activity_date in (select activity_date from {{ unverified }} where change = 'day')
-        or customer_id in (select customer_id from {{ unverified }} where change = 'customer')
-    )
+    and {{ segmentwerk.customer_days_changed(unverified) }}
 {%- endif %}
 group by {{ columns | join(', ') }}
 having count(*) > 1
