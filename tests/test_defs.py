@@ -83,3 +83,32 @@ def test_the_monthly_job_covers_every_month_since_1990() -> None:
     # dbt tests are asset checks of their models
     checks = defs().resolve_asset_graph().asset_check_keys
     assert any(c.asset_key == dg.AssetKey(["marts", "dim_customers"]) for c in checks)
+
+
+def test_the_dbt_resource_knows_its_version_without_asking_dbt(tmp_path: Path, monkeypatch) -> None:
+    """Our dbt's version comes without running `dbt --version` (2-3 s before every dbt
+    command) and is what that command prints; an executable other than ours is still asked."""
+    import subprocess
+
+    import dagster_dbt.core.resource as dagster_dbt_resource
+
+    from dagster_project.defs.unification.dbt_models import dbt_project
+    from dagster_project.lib.dbt_manifest import SegmentwerkDbtCli, dbt_cli_resource
+
+    ours = dbt_cli_resource(dbt_project)
+    printed = subprocess.run(
+        [ours.dbt_executable, "--version"], capture_output=True, text=True, check=True
+    ).stdout
+
+    def no_version_call(args, **kwargs):
+        raise AssertionError(f"ran {args}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(dagster_dbt_resource, "check_output", no_version_call)
+        assert f"installed: {ours._cli_version}\n" in printed
+
+    fake = tmp_path / "dbt"
+    fake.write_text("#!/bin/sh\necho 'Core:\n  - installed: 9.8.7'\n")
+    fake.chmod(0o755)
+    other = SegmentwerkDbtCli(project_dir=dbt_project, dbt_executable=str(fake))
+    assert str(other._cli_version) == "9.8.7"

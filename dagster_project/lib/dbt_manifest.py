@@ -8,9 +8,12 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt.compat import DBT_PYTHON_VERSION
+from packaging.version import Version
 
 _PROJECT_INPUTS = ("models", "macros", "tests", "seeds", "snapshots")
 _PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml")
@@ -50,8 +53,25 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+class SegmentwerkDbtCli(DbtCliResource):
+    """dagster-dbt's resource, minus a `dbt --version` before every dbt command.
+
+    dagster-dbt asks the executable for its version on every invocation (a Python start-up
+    that imports dbt: 2-3 s on this machine, before the command itself starts). The dbt we run
+    is the dbt-core installed beside this interpreter, whose version its package metadata
+    holds; any other executable is still asked.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        beside = Path(sys.executable).parent / "dbt"
+        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable) == beside:
+            return DBT_PYTHON_VERSION
+        return DbtCliResource._cli_version.func(self)
+
+
 def dbt_cli_resource(project: DbtProject) -> DbtCliResource:
-    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+    return SegmentwerkDbtCli(project_dir=project, dbt_executable=dbt_executable())
 
 
 def ensure_manifest(project: DbtProject, env: dict[str, str]) -> None:
