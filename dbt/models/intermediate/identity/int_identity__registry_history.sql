@@ -1,5 +1,7 @@
+{{ config(materialized='view') }}
 {#- Every (key -> customer_id) assignment of the registry, newest first per key
-    (recency_rank 1 = the key's current customer); the base of merges and splits. -#}
+    (recency_rank 1 = the key's current customer); the base of merges and splits. The registry
+    ranks its rows where it writes them: a view, so the history is not copied once more. -#}
 with
 
 registry as (
@@ -11,7 +13,7 @@ final as (
         node_key,
         customer_id,
         assigned_at,
-        row_number() over (partition by node_key order by assigned_at desc, customer_id) as recency_rank
+        recency_rank
     from registry
 )
 
