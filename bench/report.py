@@ -82,6 +82,9 @@ def write_markdown(result: dict, path: Path) -> None:
         "| ---: | ---: | --- | ---: | ---: | ---: |",
     ]
     for run in result["runs"]:
+        if run.get("skipped"):
+            lines.append(f"| {run['customers']:,} | – | not run: {run['skipped']} | – | – | – |")
+            continue
         backfills = [k for k in run if k.startswith("backfill_")]
         for tool in (
             "segmentwerk",
@@ -120,7 +123,7 @@ def write_markdown(result: dict, path: Path) -> None:
         "backfill / one month (wall) | backfill / month (CPU) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for run in result["runs"]:
+    for run in (r for r in result["runs"] if not r.get("skipped")):
         bkey = next((k for k in run if k.startswith("backfill_")), "backfill_12m")
         s, p, fl, b, n = (
             run.get(k, {})

@@ -38,6 +38,11 @@ BIN = Path(sys.executable).parent
 END_MONTH = "2026-10"
 AS_OF = "2026-10-31"
 CLV_LIBRARIES = ("segmentwerk", "lifetimes", "pymc_marketing")
+# Disk per million customers (purchase rate 7, 36 months), measured on this machine: the demo
+# data 1.6 GB; a warehouse after its monthly run 13.3 GB (build database 9.6, published
+# versions 2.8, exports 0.6, reports 0.3), with headroom for the build's temporary growth.
+DATA_GB_PER_MILLION = 1.7
+WAREHOUSE_GB_PER_MILLION = 16.0
 
 
 def log(msg: str) -> None:
@@ -230,8 +235,12 @@ def bench_scale(
     clv_libs: list[str],
     keep: bool,
 ) -> dict:
-    landing = ensure_data(data_dir, customers, purchase_rate)
     entry: dict = {"customers": customers, "purchase_rate": purchase_rate}
+    short = disk_shortfall(customers, data_dir, purchase_rate, keep)
+    if short:
+        log(f"skipping {customers:,} customers: {short}")
+        return {**entry, "skipped": short}
+    landing = ensure_data(data_dir, customers, purchase_rate)
     log(f"floor ({customers:,})")
     rft = data_folder(data_dir, customers, purchase_rate) / "rft.parquet"
     entry["floor"], floor_out = run_module("bench.floor", str(landing), AS_OF, str(rft))
@@ -242,6 +251,8 @@ def bench_scale(
     entry["pandas_reference"], pd_out = run_module("bench.pandas_reference", str(landing), AS_OF)
     entry["pandas_reference"]["result"] = pd_out
     entry["segmentwerk"] = run_segmentwerk(landing, ["--month", END_MONTH], f"{customers}-month")
+    if not keep:  # one warehouse on disk at a time
+        shutil.rmtree(entry["segmentwerk"].pop("warehouse"), ignore_errors=True)
     if backfill_months > 0:
         # The first load of an installation: every file but the last month's, backfilled; then
         # the last month's files land and the monthly job runs on that warehouse, as the
@@ -264,6 +275,36 @@ def bench_scale(
             if warehouse:
                 shutil.rmtree(warehouse, ignore_errors=True)
     return entry
+
+
+def disk_shortfall(customers: int, data_dir: Path, purchase_rate: float, keep: bool) -> str | None:
+    """Why a scale cannot run on this machine's free disk (None when it fits): an estimate
+    from the measured sizes above, checked before hours of generating and loading rather than
+    failing on a full disk half-way."""
+    millions = customers / 1_000_000
+    cached = (data_folder(data_dir, customers, purchase_rate) / ".complete").exists()
+    needs = {
+        "demo data": (data_dir, 0.0 if cached else DATA_GB_PER_MILLION * millions),
+        # the first-load warehouse is deleted before the backfill's is built, unless kept
+        "warehouses": (
+            Path(tempfile.gettempdir()),
+            WAREHOUSE_GB_PER_MILLION * millions * (2 if keep else 1),
+        ),
+    }
+    by_device: dict[int, tuple[Path, float, list[str]]] = {}
+    for what, (folder, gb) in needs.items():
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        device = existing.stat().st_dev
+        _, total, parts = by_device.get(device, (existing, 0.0, []))
+        by_device[device] = (existing, total + gb, [*parts, f"{what} ~{gb:.0f} GB"])
+    for folder, gb, parts in by_device.values():
+        free = shutil.disk_usage(folder).free / 1e9
+        if gb > free:
+            return (
+                f"needs ~{gb:.0f} GB of disk ({', '.join(parts)}), "
+                f"{free:.0f} GB free on the file system of {folder}"
+            )
+    return None
 
 
 def _month_minus(month: str, n: int) -> str:
@@ -378,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, f in r.items()
         if key.startswith(("segmentwerk", "backfill_")) and f.get("returncode")
     ]
-    return 1 if failed else 0
+    skipped = [r["customers"] for r in result["runs"] if r.get("skipped")]
+    return 1 if failed or skipped else 0
 
 
 if __name__ == "__main__":

@@ -141,3 +141,18 @@ def test_steps_are_summed_by_the_stage_their_key_names() -> None:
         "segmentation": 5.0,
         "publication": 8.0,
     }
+
+
+def test_a_scale_the_disk_cannot_hold_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    """Checked before any data is generated: the figures say why the scale is missing, and
+    the command fails instead of reporting a complete benchmark."""
+    from bench.run import main
+
+    out, docs = tmp_path / "latest.json", tmp_path / "benchmarks.md"
+    argv = ["--scales", "100000000000", "--data-dir", str(tmp_path / "data")]
+    assert main([*argv, "--out", str(out), "--docs", str(docs)]) == 1
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["skipped"].startswith("needs ~") and "GB free" in run["skipped"]
+    assert "demo data ~170000 GB" in run["skipped"] and "floor" not in run
+    assert not (tmp_path / "data").exists()
+    assert f"| 100,000,000,000 | – | not run: {run['skipped']} |" in docs.read_text()
