@@ -46,10 +46,14 @@ def manifest_is_stale(project: DbtProject, env: dict[str, str]) -> bool:
     )
 
 
+def _dbt_beside_interpreter() -> Path:
+    return Path(sys.executable).parent / "dbt"
+
+
 def dbt_executable() -> str:
     """The dbt installed beside this interpreter, also when the venv is not activated (cron,
     `.venv/bin/segmentwerk`, pytest); otherwise whatever `dbt` is on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
+    beside = _dbt_beside_interpreter()
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
@@ -64,8 +68,10 @@ class SegmentwerkDbtCli(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> Version:
-        beside = Path(sys.executable).parent / "dbt"
-        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable) == beside:
+        if (
+            DBT_PYTHON_VERSION is not None
+            and Path(self.dbt_executable) == _dbt_beside_interpreter()
+        ):
             return DBT_PYTHON_VERSION
         return DbtCliResource._cli_version.func(self)
 

@@ -522,7 +522,9 @@ def _apply_to_table(
 
 
 def _fetch_hit_rows(con: duckdb.DuckDBPyConnection, relation: str) -> None:
-    """`_hit_rows`: the `_hits` rows of `relation`, whole, with their rowid (`_hit_rowid`).
+    """`_hit_rows`: the `_hits` rows of `relation`, whole, with their rowid (`_hit_rowid`),
+    for a rewritten table whose rows `_hit_rows_sql` cannot keep from the scan that finds them
+    (a conflict list names the person).
 
     Fetched once for everything that reads them - the quarantine redaction, the web hand-over
     and the rewrite: a selection by rowid reads every column of every row (DuckDB pushes no
