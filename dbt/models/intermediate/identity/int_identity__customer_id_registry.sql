@@ -25,6 +25,9 @@
     delete+insert and insert_overwrite give the same table; recency_rank ranks each key's
     assignments newest first (1 = current).
 -#}
+{#- One ranking for the history read and the history written: the current registration this
+    build decides from is the one the stored rank names. -#}
+{%- set newest_first = "row_number() over (partition by node_key order by assigned_at desc, customer_id)" %}
 with
 
 groups as (
@@ -51,7 +54,7 @@ ranked_history as (
     select
         node_key,
         customer_id,
-        row_number() over (partition by node_key order by assigned_at desc, customer_id) as recency_rank
+        {{ newest_first }} as recency_rank
     from history
 ),
 
@@ -191,7 +194,7 @@ final as (
         node_key,
         customer_id,
         assigned_at,
-        row_number() over (partition by node_key order by assigned_at desc, customer_id) as recency_rank
+        {{ newest_first }} as recency_rank
     from assignments
 )
 
