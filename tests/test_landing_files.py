@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -138,8 +139,17 @@ def test_unchanged_files_are_not_inspected_again(tmp_path: Path):
     os.utime(good, ns=(1, 1))
     changed = run_preflight(landing, build_db)
     assert changed.inspected == 1 and _files(build_db)["fx_rates/a.csv"][3] == 4
-    # A vanished file leaves the list, and its repaired copy is removed.
+    # A moved landing folder is not inspected again: dbt reads the files where they are now,
+    # and a repaired file still from its copy beside the build database.
     copy = Path(_files(build_db)["fx_rates/b.csv"][5])
+    moved = tmp_path / "mounted-elsewhere"
+    shutil.copytree(landing, moved)  # copy2 keeps size and mtime: the same file versions
+    relocated = run_preflight(moved, build_db)
+    assert (relocated.files, relocated.inspected, relocated.rejected_lines) == (2, 0, 1)
+    assert _files(build_db)["fx_rates/a.csv"][5] == str((moved / "fx_rates" / "a.csv").resolve())
+    assert Path(_files(build_db)["fx_rates/b.csv"][5]) == copy and copy.exists()
+    shutil.rmtree(moved)
+    # A vanished file leaves the list, and its repaired copy is removed.
     (landing / "fx_rates" / "b.csv").unlink()
     assert run_preflight(landing, build_db).files == 1 and not copy.exists()
 

@@ -15,7 +15,8 @@ here (an in-memory DuckDB connection does the parsing) and classified:
 
 The result goes to two tables in the build database, schema `landing_preflight`
 (`landing_files`, `landing_rejects`), which `read_landing` reads. They double as a cache: a file
-whose (size, mtime) did not change since the last preflight is not inspected again.
+whose (size, mtime) did not change since the last preflight is not inspected again, also when
+the landing folder was moved (the cache is keyed by the file's place inside it).
 
 Decisions (see dbt/README.md, "Landing zone"):
 - The delimiter is the first of `, ; TAB |` that splits the header into names that contain
@@ -544,7 +545,7 @@ def _load_cache(build_db_path: Path) -> dict[str, FileInspection]:
             inspection = FileInspection(
                 **values, rejects=tuple(rejects.get(values["source_file"], []))
             )
-            cached[inspection.path] = inspection
+            cached[inspection.source_file] = inspection
         return cached
     except duckdb.Error:
         return {}  # an unusable cache only costs a re-inspection
@@ -559,6 +560,18 @@ def _reusable(cached: FileInspection | None, path: Path) -> bool:
     if (cached.size_bytes, cached.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
         return False
     return cached.status != "repaired" or Path(cached.read_path or "").exists()
+
+
+def _relocated(cached: FileInspection, path: Path) -> FileInspection:
+    """A cached inspection of the same file version found at `path`: the landing folder was
+    moved or mounted elsewhere. The cache is keyed by the file's place in the landing folder
+    (`source_file`), as the loaded rows' `landing_file_version` is, so a move costs no
+    re-inspection (at a million customers 11 s of reading every file again); dbt reads the
+    file where it is now, or the repaired copy, which lives beside the build database."""
+    if cached.path == str(path):
+        return cached
+    read_path = str(path) if cached.read_path == cached.path else cached.read_path
+    return replace(cached, path=str(path), read_path=read_path)
 
 
 def _write_results(build_db_path: Path, inspections: list[FileInspection]) -> None:
@@ -651,9 +664,9 @@ def run_preflight(
     try:
         for table in LANDING_TABLES:
             for path in landing_files(landing_dir, table):
-                cached = cache.get(str(path))
+                cached = cache.get(path.relative_to(landing_dir).as_posix())
                 if _reusable(cached, path):
-                    inspections.append(cached)
+                    inspections.append(_relocated(cached, path))
                     continue
                 inspection = inspect_file(con, landing_dir, table, path, repair_dir)
                 inspected += 1
