@@ -9,7 +9,7 @@ store_transactions as (
     select * from {{ ref('stg_store__transactions') }}
 ),
 
-identity_map as (
+identity_map as {{ not_materialized() }} (
     select * from {{ ref('customer_identity_map') }}
 ),
 

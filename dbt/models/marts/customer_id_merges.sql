@@ -5,7 +5,7 @@
 -#}
 with
 
-ranked as (
+ranked as {{ not_materialized() }} (
     select * from {{ ref('int_identity__registry_history') }}
 ),
 

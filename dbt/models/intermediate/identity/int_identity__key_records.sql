@@ -18,15 +18,15 @@ crm_customers as (
     select * from {{ ref('stg_crm__customers') }}
 ),
 
-shop_orders as (
+shop_orders as {{ not_materialized() }} (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
-loyalty_cards as (
+loyalty_cards as {{ not_materialized() }} (
     select * from {{ ref('stg_loyalty__cards') }}
 ),
 
-store_transactions as (
+store_transactions as {{ not_materialized() }} (
     select * from {{ ref('stg_store__transactions') }}
 ),
 

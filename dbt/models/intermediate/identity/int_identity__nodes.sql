@@ -7,7 +7,7 @@
 -#}
 with
 
-links as (
+links as {{ not_materialized() }} (
     select * from {{ ref('int_identity__links') }}
 ),
 
@@ -15,11 +15,11 @@ crm_customers as (
     select * from {{ ref('stg_crm__customers') }}
 ),
 
-loyalty_cards as (
+loyalty_cards as {{ not_materialized() }} (
     select * from {{ ref('stg_loyalty__cards') }}
 ),
 
-shop_orders as (
+shop_orders as {{ not_materialized() }} (
     select * from {{ ref('stg_shop__orders') }}
 ),
 

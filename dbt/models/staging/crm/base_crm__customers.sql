@@ -6,7 +6,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'crm_customers'), columns) }}
 ),
 

@@ -2,7 +2,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'fx_rates'), columns) }}
 ),
 

@@ -4,7 +4,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'prospects'), columns) }}
 ),
 

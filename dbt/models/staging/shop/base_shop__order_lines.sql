@@ -10,7 +10,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'order_lines'), columns, only_files=load.files) }}
 ),
 

@@ -10,7 +10,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'shop_orders'), columns, only_files=load.files) }}
 ),
 

@@ -9,7 +9,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'store_transactions'), columns, only_files=load.files) }}
 ),
 

@@ -9,7 +9,7 @@
 
 with
 
-landing as (
+landing as {{ not_materialized() }} (
     {{ read_landing(source('landing', 'web_events'), columns, only_files=load.files) }}
 ),
 
