@@ -112,3 +112,31 @@ def test_the_dbt_resource_knows_its_version_without_asking_dbt(tmp_path: Path, m
     fake.chmod(0o755)
     other = SegmentwerkDbtCli(project_dir=dbt_project, dbt_executable=str(fake))
     assert str(other._cli_version) == "9.8.7"
+
+
+def test_old_dbt_target_folders_are_removed_after_a_build(tmp_path: Path) -> None:
+    """dagster-dbt leaves a ~12 MB target folder per invocation; after a build only the
+    newest few, and any a concurrent run may still be writing, stay."""
+    import time
+
+    from dagster_project.lib.dbt_manifest import prune_invocation_targets
+
+    hour_ago = time.time() - 3600
+
+    def folder(name: str, age_s: float) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        os.utime(path, (hour_ago - age_s, hour_ago - age_s) if age_s >= 0 else None)
+        return path
+
+    old = [folder(f"unification_dbt_models-run{i}-aaaaaaa", 60 * i) for i in range(1, 8)]
+    recent = folder("unification_dbt_models-busy-bbbbbbb", -1)  # touched just now
+    other_op = folder("another_op-run9-ccccccc", 10_000)
+    current = folder("unification_dbt_models-now-ddddddd", -1)
+
+    removed = prune_invocation_targets(current, keep=3)
+    # kept: the current one and the 2 newest before it (the busy one and run1); the busy one
+    # is also too young to remove; run2..run7 are older than an hour and beyond the 3 kept
+    assert sorted(removed) == sorted(old[1:])
+    assert current.exists() and recent.exists() and old[0].exists() and other_op.exists()
+    assert all(not p.exists() for p in old[1:])

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from functools import cached_property
 from pathlib import Path
 
@@ -125,3 +126,32 @@ def _parse_into(project: DbtProject, env: dict[str, str], target_path: Path) -> 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# dagster-dbt gives every invocation its own target folder (`<op>-<run id>-<uuid>`, ~12 MB of
+# manifest, compiled SQL and logs at our project size) so that concurrent runs never share
+# one, and never removes them: a monthly schedule would pile them up for ever.
+TARGET_DIRS_KEPT = 5
+TARGET_DIR_MIN_AGE_S = 3600.0
+
+
+def prune_invocation_targets(
+    current: Path, *, keep: int = TARGET_DIRS_KEPT, min_age_s: float = TARGET_DIR_MIN_AGE_S
+) -> list[Path]:
+    """Remove the target folders of earlier invocations of the same op beside `current` (the
+    folder of the invocation that just ended), keeping the `keep` newest for debugging and any
+    changed in the last `min_age_s` seconds (a concurrent run may still be writing it).
+    Returns the removed folders."""
+    op_name = current.name.split("-", 1)[0]
+    now = time.time()
+    candidates = sorted(
+        (p for p in current.parent.glob(f"{op_name}-*") if p.is_dir() and p != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    removed = []
+    for folder in candidates[max(keep - 1, 0) :]:
+        if now - folder.stat().st_mtime >= min_age_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

@@ -5,7 +5,7 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
 
-from dagster_project.lib.dbt_manifest import ensure_manifest
+from dagster_project.lib.dbt_manifest import ensure_manifest, prune_invocation_targets
 from dagster_project.lib.dbt_translator import SegmentwerkDbtTranslator
 from dagster_project.lib.landing_contract import missing_required_tables_reason
 from dagster_project.lib.landing_files import run_preflight
@@ -46,7 +46,9 @@ def unification_dbt_models(
         os.environ["SEGMENTWERK_ID_SALT"] = SuppressionStore(settings.privacy_dir).customer_id_salt
         # The unification gate follows; it imports Great Expectations while dbt works.
         import_validation_in_background()
-        yield from dbt.cli(["build"], context=context).stream()
+        invocation = dbt.cli(["build"], context=context)
+        yield from invocation.stream()
+    prune_invocation_targets(invocation.target_path)
 
 
 def dbt_model_key(name: str) -> dg.AssetKey:
