@@ -143,9 +143,10 @@ def dbt_node_times(lines: list[DbtNodeLine]) -> dict[str, float]:
     return totals
 
 
-def slowest_dbt_nodes(lines: list[DbtNodeLine], n: int = 12) -> list[dict]:
-    """The `n` dbt nodes (models and tests) with the most of dbt's own time: where a layer's
-    total goes, without digging through the log."""
+def slowest_dbt_nodes(lines: list[DbtNodeLine], n: int | None = None) -> list[dict]:
+    """dbt's nodes (models and tests), the most of dbt's own time first (the `n` first, or
+    all): where a layer's total goes without digging through the log, and node by node
+    comparable between two runs of the benchmark."""
     per_node: dict[str, float] = {}
     for _, name, seconds in lines:
         per_node[name] = per_node.get(name, 0.0) + seconds
@@ -192,7 +193,7 @@ def run_segmentwerk(landing: Path, args: list[str], label: str, work: Path | Non
     out["steps"] = steps
     node_lines = dbt_node_lines(run_log, log_offset)  # the log is read once for both
     out["dbt_node_s"] = dbt_node_times(node_lines)
-    out["dbt_slowest_nodes"] = slowest_dbt_nodes(node_lines)
+    out["dbt_nodes_slowest_first"] = slowest_dbt_nodes(node_lines)
     out["rss_timeline_mb"] = m.samples
     out["warehouse"] = str(work)
     return out
