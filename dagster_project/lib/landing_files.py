@@ -469,13 +469,19 @@ def inspect_parquet(
 # --------------------------------------------------------------------------- the preflight
 
 
+def _source_file(landing_dir: Path, path: Path) -> str:
+    """A landing file's name in the rows and the preflight's cache: its place in the landing
+    folder, posix (`shop_orders/shop_orders_2025-01.csv`)."""
+    return path.relative_to(landing_dir).as_posix()
+
+
 def inspect_file(
     con: duckdb.DuckDBPyConnection, landing_dir: Path, table: str, path: Path, repair_dir: Path
 ) -> FileInspection:
     stat = path.stat()
     base = FileInspection(
         source_table=table,
-        source_file=path.relative_to(landing_dir).as_posix(),
+        source_file=_source_file(landing_dir, path),
         path=str(path),
         size_bytes=stat.st_size,
         mtime_ns=stat.st_mtime_ns,
@@ -664,7 +670,7 @@ def run_preflight(
     try:
         for table in LANDING_TABLES:
             for path in landing_files(landing_dir, table):
-                cached = cache.get(path.relative_to(landing_dir).as_posix())
+                cached = cache.get(_source_file(landing_dir, path))
                 if _reusable(cached, path):
                     inspections.append(_relocated(cached, path))
                     continue
