@@ -10,7 +10,7 @@
     3.0-3.6 s -> 2.3-2.5 s. For a CSV file the second read parses the file again, which costs
     about what the copy did (16.7-17.8 s either way). Used only where measured to help: a CTE
     that computes something (a ranking, an aggregate) is better computed once.
-    Spark has no such hint (and inlines CTEs anyway): nothing is written there. -#}
+    Spark SQL has no such hint: nothing is written there. -#}
 {% macro not_materialized() -%}
     {{ return(adapter.dispatch('not_materialized', 'segmentwerk')()) }}
 {%- endmacro %}

@@ -15,7 +15,7 @@ crm_customers as (
     select * from {{ ref('stg_crm__customers') }}
 ),
 
-loyalty_cards as {{ not_materialized() }} (
+loyalty_cards as (
     select * from {{ ref('stg_loyalty__cards') }}
 ),
 
